@@ -1,0 +1,31 @@
+"""The exceptions of smoke flows, and the exit code each maps to.
+
+    SmokeError                  base; never raised itself
+    ├── ConfigError             exit 2: bad or missing configuration, usage errors
+    │   └── LiveStripeKeyError  exit 2: a Stripe key that is not a test key
+    └── SmokeSystemError        exit 3: the smoke system could not run (Prefect, deadline, crash)
+"""
+
+from __future__ import annotations
+
+
+class SmokeError(Exception):
+    """Base of every error smoke flows raises on purpose."""
+
+    exit_code = 3
+
+
+class ConfigError(SmokeError):
+    """The configuration or the command line is wrong; the message says how to fix it."""
+
+    exit_code = 2
+
+
+class LiveStripeKeyError(ConfigError):
+    """A Stripe key that is not a test-mode key; refused before any network call."""
+
+
+class SmokeSystemError(SmokeError):
+    """The smoke system itself failed: Prefect unreachable, run crashed, deadline passed."""
+
+    exit_code = 3

@@ -1,0 +1,159 @@
+"""Per-environment configuration: one model, loaded from a block, the sandbox, or SMOKE_* vars.
+
+``SmokeConfig`` holds everything about one target environment. The ``SmokeEnvironment``
+block (``blocks/``) and ``SmokeSettings`` (environment variables and ``.env``) share its
+fields, so there is one list of settings and one set of names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from smoke.errors import ConfigError, LiveStripeKeyError
+from smoke.scrub import scrubber
+
+AuthMethod = Literal["password", "static_token"]
+
+STRIPE_TEST_PREFIXES = ("sk_test_", "rk_test_")
+
+
+class SmokeConfig(BaseModel):
+    """Everything the journeys need to know about one target environment."""
+
+    name: str = Field("env", description="Environment name, as used by --env and in reports.")
+    base_url: str = Field("", description="Browser-facing base URL of the product, e.g. https://staging.example.com")
+    api_url: str = Field("", description="Base URL of the API; defaults to base_url.")
+    auth_method: AuthMethod = Field(
+        "password",
+        description="How the suite gets an API token: 'password' (OAuth2 password form post) or 'static_token'.",
+    )
+    static_token: SecretStr | None = Field(None, description="Bearer token when auth_method is 'static_token'.")
+    test_email: str = Field("", description="The reserved test identity's login.")
+    test_password: SecretStr | None = Field(None, description="The reserved test identity's password.")
+    other_email: str = Field("", description="A user of a second tenant (tenant-isolation check).")
+    other_password: SecretStr | None = Field(None, description="That user's password.")
+    e2e_token: SecretStr | None = Field(None, description="X-E2E-Test-Token for the target's e2e endpoints.")
+    stripe_secret_key: SecretStr | None = Field(None, description="Stripe TEST key (sk_test_/rk_test_); live keys are refused.")
+    stripe_webhook_secret: SecretStr | None = Field(None, description="Stripe webhook signing secret (whsec_...).")
+    stripe_api_base: str = Field("https://api.stripe.com", description="Stripe API base URL.")
+    production: bool = Field(False, description="A production environment runs read-only checks only.")
+    allow_writes: bool = Field(False, description="Allow writing checks in production anyway.")
+    contract_file: str | None = Field(None, description="YAML or JSON file with journey overrides.")
+    journeys: dict[str, Any] = Field(default_factory=dict, description="Inline journey overrides.")
+    http_timeout_s: float = Field(10.0, description="Timeout of one HTTP request, in seconds.")
+    slack_target: str | None = Field(None, description="Name of a SlackTarget block for notifications.")
+    slack_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-...).")
+    slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming-webhook URL.")
+    slack_channel: str | None = Field(None, description="Slack channel for the bot token.")
+    slack_api_url: str | None = Field(None, description="Slack Web API base URL (tests point it at a local server).")
+    slack_mentions: list[str] = Field(default_factory=list, description="People or groups to mention on failure.")
+    rollback_webhook_url: SecretStr | None = Field(None, description="Called with the failed checks on a FAIL in gate mode.")
+    rollback_deployment: str | None = Field(None, description="Prefect deployment to run on a FAIL in gate mode.")
+
+    @field_validator("base_url", "api_url", "stripe_api_base", "slack_api_url")
+    @classmethod
+    def _strip_slash(cls, v: str | None) -> str | None:
+        return v.rstrip("/") if v else v
+
+    @property
+    def api_base(self) -> str:
+        """The API base URL (api_url, else base_url)."""
+        return self.api_url or self.base_url
+
+    @property
+    def writes_allowed(self) -> bool:
+        """Writing checks (signup, checkout) may run here."""
+        return not self.production or self.allow_writes
+
+    def secret_values(self) -> list[str]:
+        """Every secret value this configuration holds."""
+        out = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out.append(value.get_secret_value())
+        return out
+
+    def validate_for_run(self) -> None:
+        """Refuse what would make a run unsafe or meaningless; no network is touched."""
+        check_test_key(self.stripe_secret_key)
+        for field in ("base_url", "api_url", "stripe_api_base", "slack_api_url"):
+            value = getattr(self, field)
+            if value or field == "base_url":
+                check_url(value, f"{field} of environment {self.name!r}", env_var=f"SMOKE_{field.upper()}")
+        if self.auth_method == "static_token" and not self.static_token:
+            raise ConfigError(
+                f"Environment {self.name!r} uses auth_method 'static_token' but has no static_token. "
+                "Set SMOKE_STATIC_TOKEN or the block's static_token."
+            )
+
+
+def check_test_key(key: SecretStr | None) -> None:
+    """Refuse a Stripe key that is not a test-mode key, before any network call."""
+    if key is None:
+        return
+    value = key.get_secret_value()
+    if not value.startswith(STRIPE_TEST_PREFIXES):
+        kind = "a live key" if value.startswith(("sk_live_", "rk_live_")) else "not a Stripe test key"
+        raise LiveStripeKeyError(
+            f"Refusing to run: the configured Stripe key is {kind} (it must start with sk_test_ or "
+            "rk_test_). Smoke tests never touch live payments; set SMOKE_STRIPE_SECRET_KEY to a test key."
+        )
+
+
+def check_url(value: str | None, what: str, env_var: str) -> None:
+    """Raise ConfigError unless ``value`` is an absolute http(s) URL."""
+    parts = urlsplit(value or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"The {what} is {value!r}, which is not an http(s) URL. "
+            f"Set it (or {env_var}) to something like https://staging.example.com"
+        )
+
+
+class SmokeSettings(SmokeConfig, BaseSettings):
+    """SmokeConfig read from SMOKE_* environment variables and a ``.env`` file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SMOKE_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
+
+
+def env_overrides() -> dict[str, Any]:
+    """The SmokeConfig fields set through SMOKE_* variables or ``.env``, and only those."""
+    try:
+        settings = SmokeSettings()
+    except ValidationError as e:
+        raise ConfigError(f"Invalid SMOKE_* setting: {_first_error(e)}") from e
+    return {name: getattr(settings, name) for name in settings.model_fields_set}
+
+
+def apply_env_overrides(config: SmokeConfig) -> SmokeConfig:
+    """SMOKE_* variables win over any environment's values, the sandbox's included."""
+    overrides = env_overrides()
+    overrides.pop("name", None)
+    merged = config.model_copy(update=overrides) if overrides else config
+    register_secrets(merged)
+    return merged
+
+
+def from_env(name: str) -> SmokeConfig:
+    """An environment configured by SMOKE_* variables alone."""
+    config = SmokeConfig(name=name).model_copy(update=env_overrides() | {"name": name})
+    register_secrets(config)
+    return config
+
+
+def register_secrets(config: SmokeConfig) -> None:
+    """Tell the scrubber about every secret value of ``config``."""
+    scrubber.register(*config.secret_values())
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"SMOKE_{where.upper()}: {err['msg']}"

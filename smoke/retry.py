@@ -1,0 +1,57 @@
+"""Which failures are worth retrying, and how long to wait between attempts.
+
+Only transient faults are retried: connection errors, 429/502/503/504 and timeouts.
+A deterministic failure (a wrong status, a contract violation) is returned as a failed
+check at once: retrying it would hide nothing and cost time.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
+
+# Small, doubling delays: a transient fault of a healthy target clears in well under a
+# second, and the gate has a wall-time budget of a few seconds.
+RETRIES = 3
+BACKOFF_FACTOR_S = 0.2
+
+
+class TransientError(Exception):
+    """A failure that may clear on its own; raising it asks Prefect to retry the task."""
+
+    def __init__(self, message: str, *, expected: str = "", actual: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.expected = expected
+        self.actual = actual
+
+
+def is_transient_status(status_code: int) -> bool:
+    """429, 502, 503 and 504 are worth another attempt."""
+    return status_code in TRANSIENT_STATUS
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for exceptions a retry may cure."""
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, httpx.TransportError):
+        # Connect/read/write/pool errors and timeouts, protocol errors mid-response.
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return is_transient_status(exc.response.status_code)
+    return _is_playwright_timeout(exc)
+
+
+def _is_playwright_timeout(exc: BaseException) -> bool:
+    try:
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+    except ImportError:  # pragma: no cover - playwright is a dependency
+        return False
+    return isinstance(exc, PlaywrightTimeout)
+
+
+def backoff_delays(retries: int = RETRIES, factor: float = BACKOFF_FACTOR_S) -> list[float]:
+    """Exponential delays: factor, 2·factor, 4·factor, …"""
+    return [factor * 2**i for i in range(retries)]

@@ -1,0 +1,313 @@
+"""What each journey checks and how: paths, payloads, contracts, budgets, blocking flags.
+
+The sandbox's contract (``default_contract.yaml``) is the default. An environment
+overrides any part of it with a YAML/JSON file (``contract_file``) or inline
+(``journeys``); mappings merge key by key, lists and scalars replace.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from smoke.contracts import check_schema
+from smoke.errors import ConfigError
+
+DEFAULT_CONTRACT = Path(__file__).with_name("default_contract.yaml")
+JOURNEYS = ("auth", "onboarding", "billing", "dashboard")
+PREFLIGHT = "preflight"
+
+Schema = dict[str, Any]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in a contract must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckOptions(Strict):
+    """Per-check switches an environment can override."""
+
+    enabled: bool = True
+    blocking: bool = True
+    budget_ms: int | None = None
+
+
+class Request(Strict):
+    """One HTTP call: method, path (with ``{{var}}`` placeholders), body, expectations."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str
+    body: Any = None
+    body_format: Literal["json", "form"] = "json"
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    schema_: Schema | None = Field(None, alias="schema")
+    # Send the target's e2e token with this call (only ever to the configured API base).
+    e2e: bool = False
+
+
+class JourneyBase(Strict):
+    """Switches every journey has."""
+
+    enabled: bool = True
+    checks: dict[str, CheckOptions] = Field(default_factory=dict)
+
+    def options(self, check: str) -> CheckOptions:
+        """The options of one check (defaults when not configured)."""
+        return self.checks.get(check, CheckOptions())
+
+
+class PreflightSpec(JourneyBase):
+    health: Request
+    status_field: str = "status"
+    healthy_value: str = "healthy"
+    version_field: str = "version"
+    e2e_status: Request | None = None
+    stripe_mode_field: str = "stripe_mode"
+
+
+class LoginSpec(Strict):
+    """How the suite gets an API token for an identity (OAuth2 password form post)."""
+
+    request: Request
+    token_field: str = "access_token"
+
+
+class BrowserLoginSpec(Strict):
+    start_path: str = "/login"
+    email_selector: str
+    password_selector: str
+    submit_selector: str
+    error_selector: str | None = None
+    success_url: str  # glob, e.g. "**/app"
+
+
+class PasskeySpec(Strict):
+    page_path: str
+    register_selector: str
+    login_selector: str
+    status_selector: str
+    registered_text: str = "registered"
+    signed_in_text: str = "signed in as {{test_email}}"
+
+
+class AuthSpec(JourneyBase):
+    login: LoginSpec
+    protected_routes: list[str]
+    bad_token: str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzbW9rZSJ9.invalid-signature"
+    me: Request
+    identity_field: str = "email"
+    tenant_isolation: Request | None = None
+    browser_login: BrowserLoginSpec | None = None
+    forged_state: Request | None = None
+    passkey: PasskeySpec | None = None
+
+
+class Step(Request):
+    """One onboarding step; ``save`` maps variable names to response fields."""
+
+    name: str
+    save: dict[str, str] = Field(default_factory=dict)
+
+
+class PreviewSpec(Strict):
+    request: Request
+    fields: list[str]
+    page_path: str | None = None
+    page_field_selector: str = '[data-testid="preview-{field}"]'
+
+
+class EmailSpec(Strict):
+    request: Request
+    subject_contains: str = "Welcome"
+    timeout_s: float = 10.0
+
+
+class OnboardingSpec(JourneyBase):
+    cleanup: Request | None = None
+    inputs: dict[str, Any]
+    steps: list[Step]
+    preview: PreviewSpec | None = None
+    welcome_email: EmailSpec | None = None
+
+
+class CardForm(Strict):
+    number: str
+    exp_month: str
+    exp_year: str
+    cvc: str
+    postal_code: str | None = None
+    submit: str
+    error: str
+    cancel: str
+    success: str
+    cancelled: str
+    current_plan: str | None = None
+
+
+class BillingSpec(JourneyBase):
+    cleanup: Request | None = None
+    checkout: Request
+    checkout_url_field: str = "checkout_url"
+    cancel_url_field: str = "cancel_url"
+    card_form: CardForm
+    subscription: Request
+    subscription_status_field: str = "status"
+    active_value: str = "active"
+    inactive_values: list[str] = Field(default_factory=lambda: ["none", "canceled"])
+    cancel_subscription: Request
+    webhook_path: str = "/webhooks/stripe"
+    poll_timeout_s: float = 30.0
+    success_card: str = "4242424242424242"
+    declined_card: str = "4000000000000002"
+
+
+class Endpoint(Request):
+    name: str
+    items_field: str = "items"
+
+
+class UiSpec(Strict):
+    path: str
+    session_cookie: str | None = "session"
+    ready_selector: str | None = None
+    elements: list[str]
+
+
+class DashboardSpec(JourneyBase):
+    endpoints: list[Endpoint]
+    budget_ms: int = 1000
+    ui: UiSpec | None = None
+
+
+class SuiteSpec(Strict):
+    """Every journey's specification for one environment."""
+
+    preflight: PreflightSpec
+    auth: AuthSpec
+    onboarding: OnboardingSpec
+    billing: BillingSpec
+    dashboard: DashboardSpec
+
+    def journey(self, name: str) -> JourneyBase:
+        """The spec of one journey by name."""
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+
+@cache
+def default_contract() -> dict[str, Any]:
+    """The sandbox's contract, parsed once."""
+    return yaml.safe_load(DEFAULT_CONTRACT.read_text())  # type: ignore[no-any-return]
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``: mappings merge, everything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_contract_file(path: str) -> dict[str, Any]:
+    """A contract override file (YAML or JSON) as a mapping."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"Contract file {path!r} does not exist. Fix contract_file (or SMOKE_CONTRACT_FILE).")
+    try:
+        text = file.read_text()
+        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"Contract file {path!r} cannot be parsed: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"Contract file {path!r} must hold a mapping of journey names to settings.")
+    return data
+
+
+def load_spec(contract_file: str | None = None, inline: dict[str, Any] | None = None) -> SuiteSpec:
+    """The default contract with an environment's file and inline overrides applied."""
+    merged = default_contract()
+    if contract_file:
+        merged = deep_merge(merged, read_contract_file(contract_file))
+    if inline:
+        merged = deep_merge(merged, inline)
+    unknown = set(merged) - {PREFLIGHT, *JOURNEYS}
+    if unknown:
+        raise ConfigError(
+            f"Unknown journey(s) in the contract: {', '.join(sorted(unknown))}. "
+            f"Known: {', '.join((PREFLIGHT, *JOURNEYS))}."
+        )
+    try:
+        spec = SuiteSpec.model_validate(merged)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"Invalid journey configuration at {where}: {err['msg']}") from e
+    for where, schema in _schemas(spec):
+        check_schema(schema, where)
+    return spec
+
+
+def _schemas(spec: SuiteSpec) -> list[tuple[str, Schema]]:
+    found: list[tuple[str, Schema]] = []
+    for name in (PREFLIGHT, *JOURNEYS):
+        journey = spec.journey(name)
+        for field_name in type(journey).model_fields:
+            value = getattr(journey, field_name)
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                if isinstance(item, Request) and item.schema_ is not None:
+                    label = getattr(item, "name", None) or f"{field_name}[{i}]"
+                    found.append((f"{name}.{label}", item.schema_))
+    return found
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def render(template: Any, variables: dict[str, Any]) -> Any:
+    """Fill ``{{name}}`` placeholders in strings, lists and mappings.
+
+    A string that is exactly one placeholder takes the variable's value with its type
+    (so ``"{{team_size}}"`` stays a number); elsewhere values are formatted as text.
+    """
+    if isinstance(template, str):
+        whole = _PLACEHOLDER.fullmatch(template.strip())
+        if whole:
+            return _lookup(whole.group(1), variables)
+        return _PLACEHOLDER.sub(lambda m: str(_lookup(m.group(1), variables)), template)
+    if isinstance(template, list):
+        return [render(v, variables) for v in template]
+    if isinstance(template, dict):
+        return {k: render(v, variables) for k, v in template.items()}
+    return template
+
+
+def _lookup(name: str, variables: dict[str, Any]) -> Any:
+    if name not in variables:
+        known = ", ".join(sorted(variables)) or "none"
+        raise ConfigError(f"Unknown placeholder {{{{{name}}}}} in the journey configuration. Known: {known}.")
+    return variables[name]
+
+
+def field_value(body: Any, dotted: str) -> Any:
+    """``body["a"]["b"]`` for ``"a.b"``; KeyError when a part is missing."""
+    value = body
+    for part in dotted.split("."):
+        if isinstance(value, list):
+            value = value[int(part)]
+        elif isinstance(value, dict):
+            value = value[part]
+        else:
+            raise KeyError(dotted)
+    return value

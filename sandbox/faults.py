@@ -58,9 +58,10 @@ class FaultSet:
         names = [check_fault_name(name) for name in enabled]
         self._lock = threading.Lock()
         self._enabled: set[str] = set(names)
-        # Bumped on every change, so stateful faults (transient.*) can start afresh
-        # each time they are turned on.
-        self._generation = 0
+        # Bumped whenever a fault goes from off to on; stateful faults (transient.*)
+        # key their counters on it so each activation starts afresh.
+        self._activations = 0
+        self._activated_at: dict[str, int] = {name: 0 for name in names}
 
     def __contains__(self, name: object) -> bool:
         with self._lock:
@@ -76,19 +77,17 @@ class FaultSet:
         check_fault_name(name)
         with self._lock:
             before = name in self._enabled
-            if enabled:
+            if enabled and not before:
+                self._activations += 1
+                self._activated_at[name] = self._activations
                 self._enabled.add(name)
-            else:
+            elif not enabled:
                 self._enabled.discard(name)
-            if before != enabled:
-                self._generation += 1
             return before != enabled
 
     def clear(self) -> None:
         """Turn every fault off."""
         with self._lock:
-            if self._enabled:
-                self._generation += 1
             self._enabled.clear()
 
     def enabled(self) -> list[str]:
@@ -96,11 +95,10 @@ class FaultSet:
         with self._lock:
             return [name for name in FAULTS if name in self._enabled]
 
-    @property
-    def generation(self) -> int:
-        """A counter that changes whenever a fault is turned on or off."""
+    def activation(self, name: str) -> int | None:
+        """None when ``name`` is off, else a number that changes each time it is turned on."""
         with self._lock:
-            return self._generation
+            return self._activated_at.get(name) if name in self._enabled else None
 
     def __repr__(self) -> str:
         return f"FaultSet({self.enabled()!r})"

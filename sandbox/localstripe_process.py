@@ -1,5 +1,8 @@
 """Run localstripe (GPL-3.0) in its own process, listening on loopback only.
 
+This module stays import-light (stdlib only at module level): the server starts
+localstripe first and imports its own heavy dependencies while localstripe boots.
+
 Sandbox code never imports localstripe: ``start_localstripe`` launches
 ``python -m sandbox.localstripe_process`` and only that child process imports it.
 localstripe's own entry point binds ``::`` (every interface) and reloads a pickle from
@@ -9,12 +12,13 @@ localstripe's own entry point binds ``::`` (every interface) and reloads a pickl
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 from sandbox.children import free_port, log_tail, spawn_child, stop_child
 
@@ -67,36 +71,38 @@ def start_localstripe(workdir: Path, host: str = "127.0.0.1") -> LocalStripe:
 def wait_until_up(stripe: LocalStripe, timeout: float = 5.0) -> None:
     """Block until localstripe answers HTTP, or raise LocalStripeError with its log tail."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=0.5) as client:
-        while True:
-            if stripe.process.poll() is not None:  # type: ignore[attr-defined]
-                raise LocalStripeError(
-                    f"localstripe exited while starting; its output:\n{log_tail(stripe.log_path)}"
-                )
-            try:
-                client.get(f"{stripe.api_base}/js.stripe.com/v3/")
+    while True:
+        if stripe.process.poll() is not None:  # type: ignore[attr-defined]
+            raise LocalStripeError(
+                f"localstripe exited while starting; its output:\n{log_tail(stripe.log_path)}"
+            )
+        try:
+            with urllib.request.urlopen(f"{stripe.api_base}/js.stripe.com/v3/", timeout=0.5):
                 return
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise LocalStripeError(
-                        f"localstripe did not answer on {stripe.api_base} within {timeout} s; "
-                        f"its output:\n{log_tail(stripe.log_path)}"
-                    ) from None
-                time.sleep(0.05)
+        except OSError:  # connection refused while it boots; URLError is an OSError
+            if time.monotonic() > deadline:
+                raise LocalStripeError(
+                    f"localstripe did not answer on {stripe.api_base} within {timeout} s; "
+                    f"its output:\n{log_tail(stripe.log_path)}"
+                ) from None
+            time.sleep(0.05)
 
 
 def register_webhook(stripe: LocalStripe, url: str, secret: str) -> None:
     """Ask localstripe to sign and POST subscription events to ``url``."""
-    response = httpx.post(
+    request = urllib.request.Request(
         f"{stripe.api_base}/_config/webhooks/sandbox",
-        json={"url": url, "secret": secret, "events": list(WEBHOOK_EVENTS)},
-        timeout=5.0,
+        data=json.dumps({"url": url, "secret": secret, "events": list(WEBHOOK_EVENTS)}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
-    if response.status_code != 200:
+    try:
+        with urllib.request.urlopen(request, timeout=5.0):
+            pass
+    except urllib.error.HTTPError as exc:
         raise LocalStripeError(
-            f"localstripe refused the webhook registration for {url}: "
-            f"{response.status_code} {response.text[:200]}"
-        )
+            f"localstripe refused the webhook registration for {url}: {exc.code} {exc.reason}"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # localstripe pickles its whole store to /tmp/localstripe.pickle on every write:
     # that would leak state between sandboxes and race between concurrent ones.
-    resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
+    resources.Store.dump_to_disk = lambda self: None
     resources.store.clear()
     web.run_app(server.app, host=args.host, port=args.port, access_log=None, print=None)
 

@@ -24,35 +24,77 @@ STRIPE_TEST_PREFIXES = ("sk_test_", "rk_test_")
 class SmokeConfig(BaseModel):
     """Everything the journeys need to know about one target environment."""
 
-    name: str = Field("env", description="Environment name, as used by --env and in reports.")
-    base_url: str = Field("", description="Browser-facing base URL of the product, e.g. https://staging.example.com")
-    api_url: str = Field("", description="Base URL of the API; defaults to base_url.")
-    auth_method: AuthMethod = Field(
-        "password",
-        description="How the suite gets an API token: 'password' (OAuth2 password form post) or 'static_token'.",
+    name: str = Field(
+        default="env", description="Environment name, as used by --env and in reports."
     )
-    static_token: SecretStr | None = Field(None, description="Bearer token when auth_method is 'static_token'.")
-    test_email: str = Field("", description="The reserved test identity's login.")
-    test_password: SecretStr | None = Field(None, description="The reserved test identity's password.")
-    other_email: str = Field("", description="A user of a second tenant (tenant-isolation check).")
-    other_password: SecretStr | None = Field(None, description="That user's password.")
-    e2e_token: SecretStr | None = Field(None, description="X-E2E-Test-Token for the target's e2e endpoints.")
-    stripe_secret_key: SecretStr | None = Field(None, description="Stripe TEST key (sk_test_/rk_test_); live keys are refused.")
-    stripe_webhook_secret: SecretStr | None = Field(None, description="Stripe webhook signing secret (whsec_...).")
-    stripe_api_base: str = Field("https://api.stripe.com", description="Stripe API base URL.")
-    production: bool = Field(False, description="A production environment runs read-only checks only.")
-    allow_writes: bool = Field(False, description="Allow writing checks in production anyway.")
-    contract_file: str | None = Field(None, description="YAML or JSON file with journey overrides.")
+    base_url: str = Field(
+        default="",
+        description="Browser-facing base URL of the product, e.g. https://staging.example.com",
+    )
+    api_url: str = Field(default="", description="Base URL of the API; defaults to base_url.")
+    auth_method: AuthMethod = Field(
+        default="password",
+        description=(
+            "How the suite gets an API token: 'password' (OAuth2 password form post) "
+            "or 'static_token'."
+        ),
+    )
+    static_token: SecretStr | None = Field(
+        default=None, description="Bearer token when auth_method is 'static_token'."
+    )
+    test_email: str = Field(default="", description="The reserved test identity's login.")
+    test_password: SecretStr | None = Field(
+        default=None, description="The reserved test identity's password."
+    )
+    other_email: str = Field(
+        default="", description="A user of a second tenant (tenant-isolation check)."
+    )
+    other_password: SecretStr | None = Field(default=None, description="That user's password.")
+    e2e_token: SecretStr | None = Field(
+        default=None, description="X-E2E-Test-Token for the target's e2e endpoints."
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        default=None, description="Stripe TEST key (sk_test_/rk_test_); live keys are refused."
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, description="Stripe webhook signing secret (whsec_...)."
+    )
+    stripe_api_base: str = Field(
+        default="https://api.stripe.com", description="Stripe API base URL."
+    )
+    production: bool = Field(
+        default=False, description="A production environment runs read-only checks only."
+    )
+    allow_writes: bool = Field(
+        default=False, description="Allow writing checks in production anyway."
+    )
+    contract_file: str | None = Field(
+        default=None, description="YAML or JSON file with journey overrides."
+    )
     journeys: dict[str, Any] = Field(default_factory=dict, description="Inline journey overrides.")
-    http_timeout_s: float = Field(10.0, description="Timeout of one HTTP request, in seconds.")
-    slack_target: str | None = Field(None, description="Name of a SlackTarget block for notifications.")
-    slack_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-...).")
-    slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming-webhook URL.")
-    slack_channel: str | None = Field(None, description="Slack channel for the bot token.")
-    slack_api_url: str | None = Field(None, description="Slack Web API base URL (tests point it at a local server).")
-    slack_mentions: list[str] = Field(default_factory=list, description="People or groups to mention on failure.")
-    rollback_webhook_url: SecretStr | None = Field(None, description="Called with the failed checks on a FAIL in gate mode.")
-    rollback_deployment: str | None = Field(None, description="Prefect deployment to run on a FAIL in gate mode.")
+    http_timeout_s: float = Field(
+        default=10.0, description="Timeout of one HTTP request, in seconds."
+    )
+    slack_target: str | None = Field(
+        default=None, description="Name of a SlackTarget block for notifications."
+    )
+    slack_token: SecretStr | None = Field(default=None, description="Slack bot token (xoxb-...).")
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming-webhook URL."
+    )
+    slack_channel: str | None = Field(default=None, description="Slack channel for the bot token.")
+    slack_api_url: str | None = Field(
+        default=None, description="Slack Web API base URL (tests point it at a local server)."
+    )
+    slack_mentions: list[str] = Field(
+        default_factory=list, description="People or groups to mention on failure."
+    )
+    rollback_webhook_url: SecretStr | None = Field(
+        default=None, description="Called with the failed checks on a FAIL in gate mode."
+    )
+    rollback_deployment: str | None = Field(
+        default=None, description="Prefect deployment to run on a FAIL in gate mode."
+    )
 
     @field_validator("base_url", "api_url", "stripe_api_base", "slack_api_url")
     @classmethod
@@ -84,10 +126,13 @@ class SmokeConfig(BaseModel):
         for field in ("base_url", "api_url", "stripe_api_base", "slack_api_url"):
             value = getattr(self, field)
             if value or field == "base_url":
-                check_url(value, f"{field} of environment {self.name!r}", env_var=f"SMOKE_{field.upper()}")
+                check_url(
+                    value, f"{field} of environment {self.name!r}", env_var=f"SMOKE_{field.upper()}"
+                )
         if self.auth_method == "static_token" and not self.static_token:
             raise ConfigError(
-                f"Environment {self.name!r} uses auth_method 'static_token' but has no static_token. "
+                f"Environment {self.name!r} uses auth_method 'static_token' "
+                "but has no static_token. "
                 "Set SMOKE_STATIC_TOKEN or the block's static_token."
             )
 
@@ -98,10 +143,13 @@ def check_test_key(key: SecretStr | None) -> None:
         return
     value = key.get_secret_value()
     if not value.startswith(STRIPE_TEST_PREFIXES):
-        kind = "a live key" if value.startswith(("sk_live_", "rk_live_")) else "not a Stripe test key"
+        kind = (
+            "a live key" if value.startswith(("sk_live_", "rk_live_")) else "not a Stripe test key"
+        )
         raise LiveStripeKeyError(
             f"Refusing to run: the configured Stripe key is {kind} (it must start with sk_test_ or "
-            "rk_test_). Smoke tests never touch live payments; set SMOKE_STRIPE_SECRET_KEY to a test key."
+            "rk_test_). Smoke tests never touch live payments; "
+            "set SMOKE_STRIPE_SECRET_KEY to a test key."
         )
 
 

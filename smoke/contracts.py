@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +46,13 @@ def check_schema(schema: Mapping[str, Any], where: str) -> None:
 def validate(instance: object, schema: Mapping[str, Any]) -> list[Violation]:
     """Every violation of ``schema`` by ``instance``, sorted by path; empty when valid."""
     validator = Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(validator.iter_errors(instance), key=lambda e: _path_key(e.absolute_path))
     return [Violation(json_path(e.absolute_path), _short(e.message)) for e in errors]
+
+
+def _path_key(parts: Iterable[str | int]) -> list[tuple[int, str]]:
+    # Indices sort as numbers ($.items[2] before $.items[10]) and before names.
+    return [(0, f"{p:012d}") if isinstance(p, int) else (1, p) for p in parts]
 
 
 def describe(violations: list[Violation], limit: int = 3) -> str:

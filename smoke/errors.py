@@ -1,9 +1,9 @@
 """The exceptions of smoke flows, and the exit code each maps to.
 
-    SmokeError                  base; never raised itself
-    ├── ConfigError             exit 2: bad or missing configuration, usage errors
-    │   └── LiveStripeKeyError  exit 2: a Stripe key that is not a test key
-    └── SmokeSystemError        exit 3: the smoke system could not run (Prefect, deadline, crash)
+SmokeError                  base; never raised itself
+├── ConfigError             exit 2: bad or missing configuration, usage errors
+│   └── LiveStripeKeyError  exit 2: a Stripe key that is not a test key
+└── SmokeSystemError        exit 3: the smoke system could not run (Prefect, deadline, crash)
 """
 
 from __future__ import annotations

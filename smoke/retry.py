@@ -36,6 +36,10 @@ def is_transient(exc: BaseException) -> bool:
     """True for exceptions a retry may cure."""
     if isinstance(exc, TransientError):
         return True
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        # Transport errors raised before anything is sent: the URL or the request we
+        # built is wrong, and every attempt would fail the same way.
+        return False
     if isinstance(exc, httpx.TransportError):
         # Connect/read/write/pool errors and timeouts, protocol errors mid-response.
         return True

@@ -8,6 +8,7 @@ cookie, an access token) are covered too.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import zipfile
@@ -24,8 +25,21 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bwhsec_[A-Za-z0-9]+"), MASK),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+"), MASK),
     (re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+"), MASK),
-    (re.compile(r"(?i)((?:session|oauth_state|passkey_challenge)=)[^;\s\"',]+"), r"\1" + MASK),
-    (re.compile(r"(?i)(\"?(?:password|secret|token|api_key)\"?\s*[:=]\s*\"?)[^\s\"&,}]+"), r"\1" + MASK),
+    # A value may sit in quotes, or in escaped quotes (\") inside a JSON string; the
+    # escape is never part of the masked value, so scrubbing a JSON file keeps it valid.
+    (
+        re.compile(
+            r"(?i)((?:session|oauth_state|passkey_challenge)=(?:\\?\")?)(?:[^;\s\"',\\]|\\(?!\"))+"
+        ),
+        r"\1" + MASK,
+    ),
+    (
+        re.compile(
+            r"(?i)(\\?\"?(?:password|secret|token|api_key)\\?\"?\s*[:=]\s*(?:\\?\")?)"
+            r"(?:[^\s\"&,}\\]|\\(?!\"))+"
+        ),
+        r"\1" + MASK,
+    ),
 ]
 
 # Card numbers: 13-19 digits, optionally grouped by single spaces, that pass the Luhn
@@ -66,7 +80,19 @@ class Scrubber:
         with self._lock:
             for value in values:
                 if value and len(value) >= MIN_SECRET_LENGTH:
-                    self._values.update({value, quote(value, safe=""), quote_plus(value)})
+                    # As written, URL-encoded, and escaped inside a JSON string.
+                    forms = {
+                        value,
+                        quote(value, safe=""),
+                        quote_plus(value),
+                        json.dumps(value)[1:-1],
+                    }
+                    self._values.update(forms)
+
+    def clear(self) -> None:
+        """Forget every registered value (tests start from a clean scrubber)."""
+        with self._lock:
+            self._values.clear()
 
     def known(self) -> list[str]:
         """Registered values, longest first (so a value containing another goes first)."""

@@ -199,13 +199,13 @@ class SuiteSpec(Strict):
 
     def journey(self, name: str) -> JourneyBase:
         """The spec of one journey by name."""
-        return getattr(self, name)  # type: ignore[no-any-return]
+        return getattr(self, name)
 
 
 @cache
 def default_contract() -> dict[str, Any]:
     """The sandbox's contract, parsed once."""
-    return yaml.safe_load(DEFAULT_CONTRACT.read_text())  # type: ignore[no-any-return]
+    return yaml.safe_load(DEFAULT_CONTRACT.read_text())
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -223,14 +223,18 @@ def read_contract_file(path: str) -> dict[str, Any]:
     """A contract override file (YAML or JSON) as a mapping."""
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ConfigError(f"Contract file {path!r} does not exist. Fix contract_file (or SMOKE_CONTRACT_FILE).")
+        raise ConfigError(
+            f"Contract file {path!r} does not exist. Fix contract_file (or SMOKE_CONTRACT_FILE)."
+        )
     try:
         text = file.read_text()
         data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:
         raise ConfigError(f"Contract file {path!r} cannot be parsed: {e}") from e
     if not isinstance(data, dict):
-        raise ConfigError(f"Contract file {path!r} must hold a mapping of journey names to settings.")
+        raise ConfigError(
+            f"Contract file {path!r} must hold a mapping of journey names to settings."
+        )
     return data
 
 
@@ -261,15 +265,23 @@ def load_spec(contract_file: str | None = None, inline: dict[str, Any] | None = 
 def _schemas(spec: SuiteSpec) -> list[tuple[str, Schema]]:
     found: list[tuple[str, Schema]] = []
     for name in (PREFLIGHT, *JOURNEYS):
-        journey = spec.journey(name)
-        for field_name in type(journey).model_fields:
-            value = getattr(journey, field_name)
-            items = value if isinstance(value, list) else [value]
-            for i, item in enumerate(items):
-                if isinstance(item, Request) and item.schema_ is not None:
-                    label = getattr(item, "name", None) or f"{field_name}[{i}]"
-                    found.append((f"{name}.{label}", item.schema_))
+        _collect_schemas(spec.journey(name), name, found)
     return found
+
+
+def _collect_schemas(model: BaseModel, where: str, found: list[tuple[str, Schema]]) -> None:
+    """Every request schema below ``model``, named by where it sits (``auth.login.request``)."""
+    if isinstance(model, Request) and model.schema_ is not None:
+        found.append((where, model.schema_))
+    for field_name in type(model).model_fields:
+        value = getattr(model, field_name)
+        if isinstance(value, BaseModel):
+            _collect_schemas(value, f"{where}.{field_name}", found)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    label = getattr(item, "name", None) or f"{field_name}[{i}]"
+                    _collect_schemas(item, f"{where}.{label}", found)
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -296,7 +308,9 @@ def render(template: Any, variables: dict[str, Any]) -> Any:
 def _lookup(name: str, variables: dict[str, Any]) -> Any:
     if name not in variables:
         known = ", ".join(sorted(variables)) or "none"
-        raise ConfigError(f"Unknown placeholder {{{{{name}}}}} in the journey configuration. Known: {known}.")
+        raise ConfigError(
+            f"Unknown placeholder {{{{{name}}}}} in the journey configuration. Known: {known}."
+        )
     return variables[name]
 
 

@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from smoke.errors import ConfigError
+from smoke.spec import (
+    JOURNEYS,
+    CheckOptions,
+    SuiteSpec,
+    deep_merge,
+    default_contract,
+    field_value,
+    load_spec,
+    render,
+)
+
+SCHEMA_FIX = 'Fix it in the journey configuration, e.g. {"type": "object", "required": ["id"]}.'
+
+
+def test_the_default_contract_loads() -> None:
+    spec = load_spec()
+    assert isinstance(spec, SuiteSpec)
+    assert spec.preflight.health.path == "/health"
+    assert spec.auth.login.request.method == "POST"
+    assert spec.auth.login.request.body_format == "form"
+    assert spec.auth.protected_routes == [
+        "/api/me",
+        "/api/dashboard/feed",
+        "/api/billing/subscription",
+    ]
+    assert [step.name for step in spec.onboarding.steps] == [
+        "signup",
+        "verify",
+        "workspace",
+        "profile",
+        "complete",
+    ]
+    assert spec.onboarding.steps[0].expect_status == [201]
+    assert spec.billing.webhook_path == "/webhooks/stripe"
+    assert [e.name for e in spec.dashboard.endpoints] == ["feed", "alerts", "history"]
+    assert spec.dashboard.budget_ms == 1000
+    assert all(spec.journey(name).enabled for name in JOURNEYS)
+
+
+def test_unset_check_options_are_defaults() -> None:
+    assert load_spec().dashboard.options("feed") == CheckOptions(
+        enabled=True, blocking=True, budget_ms=None
+    )
+
+
+def test_default_contract_is_not_mutated_by_overrides() -> None:
+    load_spec(inline={"dashboard": {"budget_ms": 5}})
+    assert default_contract()["dashboard"]["budget_ms"] == 1000
+    assert load_spec().dashboard.budget_ms == 1000
+
+
+def test_deep_merge_merges_mappings_and_replaces_the_rest() -> None:
+    base: dict[str, Any] = {
+        "a": {"x": 1, "y": {"deep": 1, "keep": 2}},
+        "list": [1, 2, 3],
+        "scalar": "old",
+        "mapping_to_scalar": {"x": 1},
+        "scalar_to_mapping": 1,
+    }
+    override: dict[str, Any] = {
+        "a": {"y": {"deep": 9}, "z": 3},
+        "list": [4],
+        "scalar": "new",
+        "mapping_to_scalar": None,
+        "scalar_to_mapping": {"x": 2},
+        "added": True,
+    }
+    merged = deep_merge(base, override)
+    assert merged == {
+        "a": {"x": 1, "y": {"deep": 9, "keep": 2}, "z": 3},
+        "list": [4],
+        "scalar": "new",
+        "mapping_to_scalar": None,
+        "scalar_to_mapping": {"x": 2},
+        "added": True,
+    }
+    assert base["a"] == {"x": 1, "y": {"deep": 1, "keep": 2}}
+    merged["list"].append(5)
+    assert override["list"] == [4]
+
+
+def _contract_override() -> dict[str, Any]:
+    return {
+        "dashboard": {
+            "budget_ms": 250,
+            "checks": {"ui": {"blocking": False}},
+            "endpoints": [{"name": "feed", "path": "/v2/feed"}],
+        },
+        "billing": {"enabled": False},
+    }
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])
+def test_a_contract_file_overrides_the_default(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"contract{suffix}"
+    data = _contract_override()
+    path.write_text(json.dumps(data) if suffix == ".json" else yaml.safe_dump(data))
+    spec = load_spec(contract_file=str(path))
+    assert spec.dashboard.budget_ms == 250
+    assert spec.dashboard.options("ui").blocking is False
+    assert [(e.name, e.path) for e in spec.dashboard.endpoints] == [("feed", "/v2/feed")]
+    assert spec.billing.enabled is False
+    # Untouched parts keep the default.
+    assert spec.billing.webhook_path == "/webhooks/stripe"
+    assert spec.dashboard.ui is not None and spec.dashboard.ui.path == "/app"
+
+
+def test_inline_overrides_win_over_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(_contract_override()))
+    spec = load_spec(contract_file=str(path), inline={"dashboard": {"budget_ms": 400}})
+    assert spec.dashboard.budget_ms == 400
+    assert spec.billing.enabled is False
+
+
+def test_a_missing_contract_file_is_a_config_error(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_spec(contract_file=missing)
+    assert str(info.value) == (
+        f"Contract file {missing!r} does not exist. Fix contract_file (or SMOKE_CONTRACT_FILE)."
+    )
+
+
+@pytest.mark.parametrize(("name", "text"), [("bad.json", "{not json"), ("bad.yaml", "a: [1, 2")])
+def test_an_unparseable_contract_file_is_a_config_error(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"^Contract file '.*{name}' cannot be parsed: "):
+        load_spec(contract_file=str(path))
+
+
+def test_a_contract_file_must_hold_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- auth\n- billing\n")
+    with pytest.raises(ConfigError) as info:
+        load_spec(contract_file=str(path))
+    assert str(info.value) == (
+        f"Contract file {str(path)!r} must hold a mapping of journey names to settings."
+    )
+
+
+def test_an_unknown_journey_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_spec(inline={"dashbord": {"budget_ms": 5}, "zeta": {}})
+    assert str(info.value) == (
+        "Unknown journey(s) in the contract: dashbord, zeta. "
+        "Known: preflight, auth, onboarding, billing, dashboard."
+    )
+
+
+def test_an_unknown_key_is_a_config_error_naming_the_place() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_spec(inline={"dashboard": {"budget": 5}})
+    assert str(info.value) == (
+        "Invalid journey configuration at dashboard.budget: Extra inputs are not permitted"
+    )
+    assert info.value.__cause__ is not None
+
+
+def test_a_bad_value_is_a_config_error_naming_the_place() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_spec(inline={"auth": {"login": {"request": {"method": "FETCH"}}}})
+    assert str(info.value) == (
+        "Invalid journey configuration at auth.login.request.method: "
+        "Input should be 'GET', 'POST', 'PUT', 'PATCH' or 'DELETE'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("inline", "where"),
+    [
+        (
+            {"dashboard": {"endpoints": [{"name": "feed", "path": "/f", "schema": {"type": "x"}}]}},
+            "dashboard.feed",
+        ),
+        ({"auth": {"me": {"schema": {"type": "x"}}}}, "auth.me"),
+        ({"auth": {"login": {"request": {"schema": {"type": "x"}}}}}, "auth.login.request"),
+        (
+            {"onboarding": {"preview": {"request": {"schema": {"type": "x"}}}}},
+            "onboarding.preview.request",
+        ),
+        (
+            {"onboarding": {"welcome_email": {"request": {"schema": {"type": "x"}}}}},
+            "onboarding.welcome_email.request",
+        ),
+    ],
+)
+def test_a_bad_schema_is_a_config_error_naming_the_place(
+    inline: dict[str, Any], where: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_spec(inline=inline)
+    assert str(info.value) == (
+        f"The contract for {where} is not a valid JSON Schema: 'x' is not valid under any "
+        f"of the given schemas. {SCHEMA_FIX}"
+    )
+
+
+def test_render_keeps_the_type_of_a_whole_placeholder() -> None:
+    variables = {"team_size": 5, "flag": True, "tags": ["a"], "email": "e@x.test"}
+    template = {
+        "team_size": "{{team_size}}",
+        "padded": "  {{ team_size }} ",
+        "flag": "{{flag}}",
+        "tags": "{{tags}}",
+        "text": "size {{team_size}} for {{email}}",
+        "nested": [{"to": "{{email}}"}, 7, None],
+    }
+    assert render(template, variables) == {
+        "team_size": 5,
+        "padded": 5,
+        "flag": True,
+        "tags": ["a"],
+        "text": "size 5 for e@x.test",
+        "nested": [{"to": "e@x.test"}, 7, None],
+    }
+
+
+def test_render_leaves_non_placeholder_text_alone() -> None:
+    assert render("/api/{x}/{{ not a name }}", {}) == "/api/{x}/{{ not a name }}"
+    assert render(3, {}) == 3
+
+
+def test_an_unknown_placeholder_is_a_config_error_listing_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as info:
+        render({"path": "/api/{{nope}}"}, {"b": 1, "a": 2})
+    assert str(info.value) == (
+        "Unknown placeholder {{nope}} in the journey configuration. Known: a, b."
+    )
+    with pytest.raises(ConfigError, match=r"Known: none\.$"):
+        render("{{nope}}", {})
+
+
+def test_field_value() -> None:
+    body = {"data": {"items": [{"id": "a"}, {"id": "b"}]}, "status": "active"}
+    assert field_value(body, "status") == "active"
+    assert field_value(body, "data.items.1.id") == "b"
+    with pytest.raises(KeyError):
+        field_value(body, "data.missing")
+    with pytest.raises(KeyError):
+        field_value(body, "status.deeper")
+    with pytest.raises(IndexError):
+        field_value(body, "data.items.5")

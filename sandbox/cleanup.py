@@ -31,16 +31,30 @@ _OWNED_TABLES = (
 )
 
 
-def clean_reserved_identities(sandbox: SandboxContext) -> CleanupResult:
-    """Delete what the reserved identities own; cancel their Stripe subscriptions.
+def clean_reserved_identities(
+    sandbox: SandboxContext, only_email: str | None = None
+) -> CleanupResult:
+    """Delete what the reserved identities own (or just ``only_email``'s); cancel their
+    Stripe subscriptions.
 
     Who is reserved is decided in Python by ``is_reserved_identity`` for each user,
     never by a SQL pattern, so a broad LIKE cannot sweep up somebody else's rows.
     The test identity itself (and its tenant) stays: only what it created goes.
     """
     credentials = sandbox.credentials
+    if only_email is not None and not is_reserved_identity(only_email, credentials):
+        raise ValueError(
+            f"{only_email!r} is not a reserved test identity: cleanup only touches "
+            f"{credentials.test_email} and smoke+<anything>@sandbox.test"
+        )
+
+    def in_scope(email: str) -> bool:
+        if only_email is not None:
+            return email.strip().lower() == only_email.strip().lower()
+        return is_reserved_identity(email, credentials)
+
     users = sandbox.db.query("SELECT id, email, source FROM users")
-    reserved = [row for row in users if is_reserved_identity(row["email"], credentials)]
+    reserved = [row for row in users if in_scope(row["email"])]
     reserved_ids = [row["id"] for row in reserved]
     result = CleanupResult()
 
@@ -73,6 +87,6 @@ def clean_reserved_identities(sandbox: SandboxContext) -> CleanupResult:
             tx.execute("DELETE FROM users WHERE id = ?", (user_id,)) for user_id in removable
         )
     result.deleted["inbox_messages"] = sandbox.mail.inbox.delete_where(
-        lambda message: is_reserved_identity(message.to, credentials)
+        lambda message: in_scope(message.to)
     )
     return result

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel
 
 from sandbox import cleanup as cleanup_module
@@ -93,9 +93,16 @@ def status(sandbox: Sandbox) -> dict[str, Any]:
     }
 
 
+class CleanupBody(BaseModel):
+    email: str | None = None
+
+
 @router.post("/cleanup")
-def cleanup(sandbox: Sandbox) -> dict[str, Any]:
-    result = cleanup_module.clean_reserved_identities(sandbox)
+def cleanup(sandbox: Sandbox, body: Annotated[CleanupBody | None, Body()] = None) -> dict[str, Any]:
+    try:
+        result = cleanup_module.clean_reserved_identities(sandbox, body.email if body else None)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
     return {"deleted": result.deleted, "canceled_subscriptions": result.canceled_subscriptions}
 
 

@@ -321,3 +321,11 @@ def test_passkey_page_has_its_controls(client: httpx.Client) -> None:
     for testid in ("passkey-register", "passkey-login", "passkey-status"):
         assert f'data-testid="{testid}"' in page.text
     assert json.dumps("navigator.credentials.create")[1:-1] in page.text
+
+
+def test_server_output_holds_no_secret(sandbox: RunningSandbox, client: httpx.Client) -> None:
+    client.get("/health")
+    output = sandbox.log_path.read_text()
+    assert "Smoke sandbox 2.3.4 is running" in output
+    for secret in CREDENTIALS.secret_values():
+        assert secret not in output

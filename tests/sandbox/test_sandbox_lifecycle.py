@@ -48,11 +48,43 @@ def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
+def listening_addresses(pids: set[int]) -> set[str]:
+    """``ip:port`` of every TCP socket in LISTEN state that one of ``pids`` holds."""
+    inodes: set[str] = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:
+                host_hex, port_hex = local.split(":")
+                if len(host_hex) == 8:
+                    host = socket.inet_ntop(socket.AF_INET, bytes.fromhex(host_hex)[::-1])
+                else:
+                    words = bytes.fromhex(host_hex)
+                    raw = b"".join(words[i : i + 4][::-1] for i in range(0, 16, 4))
+                    host = socket.inet_ntop(socket.AF_INET6, raw)
+                found.add(f"{host}:{int(port_hex, 16)}")
+    return found
+
+
 def assert_gone(pids: set[int], timeout: float = 10.0) -> None:
     wait_for(lambda: not any(alive(pid) for pid in pids), timeout=timeout)
 
 
 def test_start_sandbox_is_ready_in_5_s_and_stop_leaves_nothing() -> None:
+    pickle = Path("/tmp/localstripe.pickle")  # where localstripe would dump its store
+    pickle_before = pickle.stat().st_mtime_ns if pickle.exists() else None
     sandbox = start_sandbox(faults=["version.stale"], version="9.9.1", credentials=CREDENTIALS)
     try:
         assert sandbox.ready_seconds < 5.0
@@ -68,6 +100,13 @@ def test_start_sandbox_is_ready_in_5_s_and_stop_leaves_nothing() -> None:
         workdir = Path(os.readlink(f"/proc/{sandbox.localstripe_pid}/cwd"))
         assert workdir.is_dir()
         assert "127.0.0.1" in sandbox.stripe_api_base
+        # Loopback only: the app, localstripe and the SMTP sink.
+        listening = listening_addresses({sandbox.pid, *children})
+        assert len(listening) == 3, listening
+        assert all(address.startswith("127.0.0.1:") for address in listening), listening
+        # localstripe's store stays in memory: no pickle in /tmp or in its working dir.
+        assert (pickle.stat().st_mtime_ns if pickle.exists() else None) == pickle_before
+        assert not list(workdir.glob("*.pickle"))
     finally:
         sandbox.stop()
     assert not sandbox.running

@@ -191,3 +191,18 @@ def test_seed_tiers_are_idempotent_and_perf_is_big(tmp_path: Path) -> None:
     assert 23 <= months <= 25
     with pytest.raises(ValueError, match="Valid tiers: smoke, dev, perf"):
         seed_tier(db, "huge")
+
+
+def test_sandbox_code_never_imports_localstripe() -> None:
+    # localstripe is GPL-3.0: only its own child process may import it.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, sandbox, sandbox.app, sandbox.runner, sandbox.localstripe_process; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'localstripe'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -58,11 +58,16 @@ class JourneyBase(Strict):
     """Switches every journey has."""
 
     enabled: bool = True
+    # Latency budget for this journey's timed checks, unless a check sets its own.
+    budget_ms: int | None = None
     checks: dict[str, CheckOptions] = Field(default_factory=dict)
 
     def options(self, check: str) -> CheckOptions:
         """The options of one check (defaults when not configured)."""
-        return self.checks.get(check, CheckOptions())
+        opts = self.checks.get(check, CheckOptions())
+        if opts.budget_ms is None and self.budget_ms is not None:
+            opts = opts.model_copy(update={"budget_ms": self.budget_ms})
+        return opts
 
 
 class PreflightSpec(JourneyBase):
@@ -90,8 +95,16 @@ class BrowserLoginSpec(Strict):
     success_url: str  # glob, e.g. "**/app"
 
 
+class ForgedStateSpec(Strict):
+    """The browser login, with the ``state`` of the callback request replaced in flight."""
+
+    callback_path: str = "/auth/callback"
+    expect_status: list[int] = Field(default_factory=lambda: [400, 401, 403])
+
+
 class PasskeySpec(Strict):
     page_path: str
+    session_cookie: str | None = "session"
     register_selector: str
     login_selector: str
     status_selector: str
@@ -105,9 +118,12 @@ class AuthSpec(JourneyBase):
     bad_token: str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzbW9rZSJ9.invalid-signature"
     me: Request
     identity_field: str = "email"
+    # {{other_tenant}} is the second tenant's id; {{own_tenant}} the test identity's.
     tenant_isolation: Request | None = None
+    own_tenant: Request | None = None
+    tenant_field: str = "tenant_id"
     browser_login: BrowserLoginSpec | None = None
-    forged_state: Request | None = None
+    forged_state: ForgedStateSpec | None = None
     passkey: PasskeySpec | None = None
 
 
@@ -184,7 +200,6 @@ class UiSpec(Strict):
 
 class DashboardSpec(JourneyBase):
     endpoints: list[Endpoint]
-    budget_ms: int = 1000
     ui: UiSpec | None = None
 
 

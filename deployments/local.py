@@ -1,0 +1,69 @@
+"""``--env sandbox``: start the local sandbox and make the name ``sandbox`` point at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from pydantic import SecretStr
+
+from blocks.resolve import forget_local_environment, register_local_environment
+from sandbox import RunningSandbox, SandboxCredentials, start_sandbox
+from smoke.config import SmokeConfig, check_test_key, env_overrides
+from smoke.errors import SmokeSystemError
+
+SANDBOX = "sandbox"
+DEFAULT_VERSION = "1.0.0"
+
+# SMOKE_* settings that the sandbox must accept too: set one and the sandbox is started
+# with it, so a test can use unique marker values end to end.
+_SHARED = ("e2e_token", "test_email", "test_password", "other_email", "other_password",
+           "stripe_secret_key", "stripe_webhook_secret")
+
+
+def sandbox_credentials() -> SandboxCredentials:
+    """The sandbox's default credentials with any SMOKE_* overrides applied."""
+    overrides = env_overrides()
+    check_test_key(overrides.get("stripe_secret_key"))
+    values = {}
+    for name in _SHARED:
+        if name in overrides and overrides[name] is not None:
+            value = overrides[name]
+            values[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return SandboxCredentials(**values)
+
+
+def sandbox_config(sb: RunningSandbox) -> SmokeConfig:
+    """The SmokeConfig that points at a running sandbox."""
+    creds = sb.credentials
+    return SmokeConfig(
+        name=SANDBOX,
+        base_url=sb.base_url,
+        api_url=sb.api_url,
+        test_email=creds.test_email,
+        test_password=SecretStr(creds.test_password),
+        other_email=creds.other_email,
+        other_password=SecretStr(creds.other_password),
+        e2e_token=SecretStr(creds.e2e_token),
+        stripe_secret_key=SecretStr(creds.stripe_secret_key),
+        stripe_webhook_secret=SecretStr(creds.stripe_webhook_secret),
+        stripe_api_base=sb.stripe_api_base,
+    )
+
+
+@contextmanager
+def local_sandbox(
+    faults: Sequence[str] = (), version: str = DEFAULT_VERSION
+) -> Iterator[RunningSandbox]:
+    """Start the sandbox, register it as environment ``sandbox``, stop it afterwards."""
+    credentials = sandbox_credentials()
+    try:
+        sb = start_sandbox(faults=list(faults), version=version, credentials=credentials)
+    except Exception as e:
+        raise SmokeSystemError(f"The local sandbox did not start: {e}") from e
+    try:
+        register_local_environment(sandbox_config(sb))
+        yield sb
+    finally:
+        forget_local_environment(SANDBOX)
+        sb.stop()

@@ -1,0 +1,138 @@
+"""Dashboard journey: the feed, alerts and history APIs and the dashboard page."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import flow
+
+from smoke.results import Evidence, JourneyResult
+from smoke.retry import TransientError
+from smoke.spec import DashboardSpec, Endpoint
+from tasks.browser import PageWatch, appeared, settle, traced_page
+from tasks.checks import CheckFailed, CheckSkipped, Passed, check, journey_result, run_check
+from tasks.context import JourneyContext, open_journey
+from tasks.http import expect, field_of, send, session_token
+
+JOURNEY = "dashboard"
+READY_TIMEOUT_MS = 5000
+
+
+def _spec(ctx: JourneyContext) -> DashboardSpec:
+    assert isinstance(ctx.spec, DashboardSpec)
+    return ctx.spec
+
+
+async def endpoint_check(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
+    """Status, contract and a non-empty list for the seeded tenant, timed."""
+    token = await session_token(ctx)
+    reply = await send(ctx, endpoint, token=token)
+    expect(reply, endpoint, endpoint.name)
+    items = field_of(reply, endpoint.items_field, endpoint.name)
+    if not items:
+        raise CheckFailed(
+            f"{endpoint.name} is empty for the seeded test tenant",
+            expected=f"at least one item in {endpoint.items_field!r}",
+            actual=f"{endpoint.items_field} = {items!r}",
+            evidence=[reply.evidence()],
+        )
+    return Passed(
+        expected=f"status {reply.status}, contract, non-empty",
+        actual=f"{len(items)} items in {reply.elapsed_ms} ms",
+        elapsed_ms=reply.elapsed_ms,
+    )
+
+
+# One task per configured endpoint name keeps each visible (and named) in the Prefect UI.
+@check("feed")
+async def feed(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
+    """The feed API."""
+    return await endpoint_check(ctx, endpoint)
+
+
+@check("alerts")
+async def alerts(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
+    """The alerts API."""
+    return await endpoint_check(ctx, endpoint)
+
+
+@check("history")
+async def history(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
+    """The history API."""
+    return await endpoint_check(ctx, endpoint)
+
+
+@check("endpoint")
+async def other_endpoint(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
+    """A configured endpoint with a name of its own."""
+    return await endpoint_check(ctx, endpoint)
+
+
+ENDPOINT_CHECKS = {"feed": feed, "alerts": alerts, "history": history}
+
+
+@check("ui")
+async def ui(ctx: JourneyContext) -> Passed:
+    """The dashboard page renders its key elements with no console errors or failed requests."""
+    spec = _spec(ctx).ui
+    if spec is None:
+        raise CheckSkipped("no dashboard page configured")
+    token = await session_token(ctx)
+    async with traced_page(ctx, "ui") as page:
+        if spec.session_cookie:
+            await page.context.add_cookies(
+                [{"name": spec.session_cookie, "value": token, "url": ctx.config.base_url}]
+            )
+        watch = PageWatch(page)
+        response = await page.goto(spec.path, wait_until="load")
+        if response is None or response.status >= 400:
+            raise CheckFailed(
+                f"the dashboard page {spec.path} did not load",
+                expected="status 200",
+                actual=f"status {response.status if response else 'none'}",
+            )
+        problems = []
+        if spec.ready_selector and not await appeared(page, spec.ready_selector, READY_TIMEOUT_MS):
+            # The page loaded but never finished rendering: a product failure, not a
+            # transient one, so it is judged now rather than retried.
+            problems.append(f"never became ready ({spec.ready_selector} within {READY_TIMEOUT_MS} ms)")
+        missing = [sel for sel in spec.elements if await page.locator(sel).count() == 0]
+        await settle(page)
+        if missing:
+            problems.append(f"missing elements: {', '.join(missing)}")
+        if watch.console_errors:
+            problems.append(f"console errors: {'; '.join(watch.console_errors[:3])}")
+        if watch.failed_requests:
+            problems.append(f"failed requests: {'; '.join(watch.failed_requests[:3])}")
+        if problems and watch.transient:
+            # The page was hit by transient faults it did not recover from: retry it.
+            raise TransientError(f"the dashboard page did not recover from {'; '.join(watch.transient[:3])}")
+        if problems:
+            raise CheckFailed(
+                f"the dashboard page {spec.path} is broken: {problems[0]}",
+                expected=f"{len(spec.elements)} key elements, no console errors, no failed requests",
+                actual="; ".join(problems),
+                evidence=[Evidence(kind="log", label="page problems", excerpt="\n".join(problems)[:800])],
+            )
+    return Passed(
+        expected=f"{len(spec.elements)} key elements, no console errors, no failed requests",
+        actual="all present, clean console",
+        recovered=watch.transient,
+    )
+
+
+@flow(name="dashboard", flow_run_name="dashboard-{environment}", persist_result=False)
+async def dashboard(environment: str = "sandbox") -> JourneyResult:
+    """Feed, alerts and history APIs (status, contract, latency, data) and the page."""
+    async with open_journey(JOURNEY, environment) as ctx:
+        spec = _spec(ctx)
+        runs = []
+        for endpoint in spec.endpoints:
+            task = ENDPOINT_CHECKS.get(endpoint.name)
+            if task is None:
+                runs.append(run_check(ctx, other_endpoint, endpoint, check_name=endpoint.name))
+            else:
+                runs.append(run_check(ctx, task, endpoint))
+        runs.append(run_check(ctx, ui))
+        await asyncio.gather(*runs)
+        return journey_result(ctx)

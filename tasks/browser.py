@@ -1,0 +1,242 @@
+"""Playwright for the browser checks: one browser per gate run, one context per journey.
+
+The gate opens ``shared_browser()`` around its journeys; a journey run on its own gets
+a browser of its own. The browser starts lazily, so a run without browser checks never
+pays for it. Every browser check runs in ``traced_page``, which keeps a screenshot and a
+Playwright trace as evidence when the check fails, and nothing when it passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from smoke.browser import launch_options
+from smoke.results import Evidence
+from smoke.retry import TRANSIENT_STATUS
+from smoke.scrub import scrubber
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright
+
+    from tasks.context import JourneyContext
+
+# Playwright's default of 30 s per action would let one broken page eat the gate's budget.
+ACTION_TIMEOUT_MS = 10_000
+
+
+class LazyBrowser:
+    """A Chromium launched on first use and closed with its owner."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+
+    async def get(self) -> Browser:
+        """The browser, launching it the first time."""
+        async with self._lock:
+            if self._browser is None:
+                from playwright.async_api import async_playwright
+
+                self._playwright = await async_playwright().start()
+                self._browser = await self._playwright.chromium.launch(**launch_options())
+            return self._browser
+
+    async def close(self) -> None:
+        """Close the browser and stop Playwright, if they were started."""
+        if self._browser is not None:
+            await self._browser.close()
+            self._browser = None
+        if self._playwright is not None:
+            await self._playwright.stop()
+            self._playwright = None
+
+
+_current: ContextVar[LazyBrowser | None] = ContextVar("smoke_browser", default=None)
+
+
+@asynccontextmanager
+async def shared_browser() -> AsyncIterator[LazyBrowser]:
+    """One browser for every journey started inside the block (the gate's run)."""
+    lazy = LazyBrowser()
+    token = _current.set(lazy)
+    try:
+        yield lazy
+    finally:
+        _current.reset(token)
+        await lazy.close()
+
+
+@asynccontextmanager
+async def browser_for_journey() -> AsyncIterator[None]:
+    """Use the gate's browser when there is one, else a browser of the journey's own."""
+    if _current.get() is not None:
+        yield
+        return
+    async with shared_browser():
+        yield
+
+
+async def new_context(base_url: str) -> BrowserContext:
+    """A fresh, traced browser context on the current browser."""
+    lazy = _current.get()
+    if lazy is None:
+        raise RuntimeError("no browser: open the journey with open_journey()")
+    browser = await lazy.get()
+    context = await browser.new_context(base_url=base_url, ignore_https_errors=False)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    # Screenshots in traces would capture typed card numbers; DOM snapshots are
+    # scrubbed with the rest of the trace.
+    await context.tracing.start(screenshots=False, snapshots=True, sources=False)
+    return context
+
+
+async def close_context(context: BrowserContext) -> None:
+    """Stop tracing and close the context."""
+    try:
+        await context.tracing.stop()
+    finally:
+        await context.close()
+
+
+@asynccontextmanager
+async def traced_page(
+    ctx: JourneyContext, check: str, *, mask: Sequence[str] = ()
+) -> AsyncIterator[Page]:
+    """A new page for one browser check; on failure, keep a screenshot and the trace.
+
+    ``mask`` lists selectors blacked out in the screenshot (card fields). Cookies are
+    cleared afterwards so the next check of the journey starts signed out.
+    """
+    context = await ctx.browser_context()
+    await context.tracing.start_chunk(title=f"{ctx.journey}.{check}")
+    page = await context.new_page()
+    try:
+        yield page
+    except BaseException:
+        ctx.evidence[check] = await _keep_evidence(ctx, check, context, page, mask)
+        raise
+    else:
+        await context.tracing.stop_chunk()
+    finally:
+        await page.close()
+        await context.clear_cookies()
+
+
+async def _keep_evidence(
+    ctx: JourneyContext, check: str, context: BrowserContext, page: Page, mask: Sequence[str]
+) -> list[Evidence]:
+    folder = ctx.evidence_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{ctx.journey}.{check}"
+    shot, trace = folder / f"{stem}.png", folder / f"{stem}.trace.zip"
+    kept: list[Evidence] = []
+    try:
+        await page.screenshot(
+            path=str(shot), full_page=True, mask=[page.locator(s) for s in mask], timeout=5000
+        )
+        kept.append(Evidence(kind="screenshot", label=f"{stem} screenshot", path=str(shot)))
+    except Exception:  # noqa: S110 - a page that cannot be captured still has its trace
+        pass
+    try:
+        await context.tracing.stop_chunk(path=str(trace))
+        scrubber.file(Path(trace))
+        kept.append(Evidence(kind="trace", label=f"{stem} trace (npx playwright show-trace)", path=str(trace)))
+    except Exception:  # noqa: S110
+        pass
+    return kept
+
+
+async def appeared(page: Page, selector: str, timeout_ms: int) -> bool:
+    """True when ``selector`` is attached within ``timeout_ms``; False instead of a timeout."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        await page.wait_for_selector(selector, state="attached", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
+async def settle(page: Page, timeout_ms: int = 3000) -> None:
+    """Wait for the network to go quiet, so late errors and requests are seen."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        await page.wait_for_load_state("networkidle", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        pass
+
+
+_TRANSIENT_CONSOLE = re.compile(r"Failed to load resource: the server responded with a status of (429|502|503|504)\b")
+
+
+class PageWatch:
+    """Console errors, page errors and failed requests seen by a page.
+
+    Responses with a transient status (429/502/503/504) and the console lines Chromium
+    logs for them are kept apart: a page that retried them and rendered has recovered.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.console_errors: list[str] = []
+        self.failed_requests: list[str] = []
+        self.transient: list[str] = []
+        self._aborted: set[str] = set()
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda err: self.console_errors.append(f"uncaught: {err}"))
+        page.on("requestfailed", self._on_request_failed)
+        page.on("response", self._on_response)
+
+    def _on_console(self, msg: Any) -> None:
+        if msg.type != "error":
+            return
+        if _TRANSIENT_CONSOLE.search(str(msg.text)):
+            return
+        self.console_errors.append(str(msg.text))
+
+    def _on_request_failed(self, request: Any) -> None:
+        where = f"{request.method} {_path(request.url)}"
+        if where in self._aborted:
+            return  # already counted by its error status
+        self.failed_requests.append(f"{where} ({request.failure})")
+
+    def _on_response(self, response: Any) -> None:
+        where = f"{response.request.method} {_path(response.url)}"
+        if response.status in TRANSIENT_STATUS:
+            self.transient.append(f"{where} -> {response.status}")
+        elif response.status >= 400:
+            self._aborted.add(where)
+            self.failed_requests.append(f"{where} -> {response.status}")
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def add_virtual_authenticator(page: Page) -> str:
+    """Attach a CDP virtual WebAuthn authenticator (a platform passkey) to ``page``."""
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("WebAuthn.enable", {"enableUI": False})
+    reply = await cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return str(reply["authenticatorId"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,7 +19,6 @@ from sandbox.context import SandboxContext, get_sandbox
 from sandbox.security import new_id
 from sandbox.stripe_gateway import PLANS, PLANS_BY_ID
 
-logger = logging.getLogger(__name__)
 Sandbox = Annotated[SandboxContext, Depends(get_sandbox)]
 
 PROVISION_DELAY_S = 0.5

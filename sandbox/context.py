@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,8 +33,8 @@ class SandboxContext:
     public_base_url: str
     localstripe_pid: int = 0
     loop: asyncio.AbstractEventLoop | None = None
+    # Strong references: the loop only keeps weak ones to its tasks.
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    _tasks_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def is_on(self, fault: str) -> bool:
         """True when the named fault is enabled."""
@@ -55,10 +54,9 @@ class SandboxContext:
             await asyncio.sleep(delay)
             await asyncio.to_thread(job)
 
-        def start() -> None:
+        def start() -> None:  # always on the loop's thread, so the set needs no lock
             task = loop.create_task(later())
-            with self._tasks_lock:
-                self._tasks.add(task)
+            self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
         try:

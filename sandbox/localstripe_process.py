@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 import urllib.error
@@ -35,7 +36,7 @@ WEBHOOK_EVENTS = (
 class LocalStripe:
     """A running localstripe child process."""
 
-    process: object
+    process: subprocess.Popen[bytes]
     host: str
     port: int
     log_path: Path
@@ -46,10 +47,10 @@ class LocalStripe:
 
     @property
     def pid(self) -> int:
-        return int(getattr(self.process, "pid", 0))
+        return self.process.pid
 
     def stop(self) -> None:
-        stop_child(self.process, timeout=3.0)  # type: ignore[arg-type]
+        stop_child(self.process, timeout=3.0)
 
 
 class LocalStripeError(RuntimeError):
@@ -72,7 +73,7 @@ def wait_until_up(stripe: LocalStripe, timeout: float = 5.0) -> None:
     """Block until localstripe answers HTTP, or raise LocalStripeError with its log tail."""
     deadline = time.monotonic() + timeout
     while True:
-        if stripe.process.poll() is not None:  # type: ignore[attr-defined]
+        if stripe.process.poll() is not None:
             raise LocalStripeError(
                 f"localstripe exited while starting; its output:\n{log_tail(stripe.log_path)}"
             )

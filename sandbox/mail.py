@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import smtplib
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -50,7 +50,7 @@ class Inbox:
                 return list(self._messages)
             return [m for m in self._messages if m.to.lower() == to.strip().lower()]
 
-    def delete_where(self, predicate: Any) -> int:
+    def delete_where(self, predicate: Callable[[InboxMessage], bool]) -> int:
         """Remove the messages ``predicate(message)`` accepts; return how many."""
         with self._lock:
             kept = [m for m in self._messages if not predicate(m)]

@@ -28,11 +28,15 @@ import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sandbox.children import free_port, log_tail, stop_child
 from sandbox.credentials import SandboxCredentials
 from sandbox.faults import FaultSet, check_fault_name
+
+if TYPE_CHECKING:
+    from sandbox.context import SandboxContext
+    from sandbox.mail import MailSink
 
 E2E_TOKEN_HEADER = "X-E2E-Test-Token"
 _LOOPBACK_NAMES = {"127.0.0.1", "localhost"}
@@ -227,7 +231,9 @@ def serve(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _print_banner(out: TextIO, context: Any, mail: Any, health: dict[str, Any]) -> None:
+def _print_banner(
+    out: TextIO, context: SandboxContext, mail: MailSink, health: dict[str, Any]
+) -> None:
     deps = ", ".join(f"{name} {state}" for name, state in health["dependencies"].items())
     faults = ", ".join(context.faults.enabled()) or "none"
     lines = [

@@ -21,12 +21,14 @@ from sandbox_test_helpers import (
 from sandbox import RunningSandbox, SandboxCredentials, start_sandbox
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, ConsoleMessage, Error, Request, Response
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[RunningSandbox]:
-    with start_sandbox(credentials=CREDENTIALS, version="2.3.4") as running:
+    # A generous timeout: a busy CI box must not error every test; the 5 s promise is
+    # asserted on its own in test_sandbox_lifecycle.
+    with start_sandbox(credentials=CREDENTIALS, version="2.3.4", ready_timeout=20.0) as running:
         yield running
 
 
@@ -103,12 +105,24 @@ def watched_page(browser: Browser, sandbox: RunningSandbox) -> Iterator[PageWatc
     context = browser.new_context(base_url=sandbox.base_url)
     page = context.new_page()
     watch = PageWatch(page)
-    page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
-    page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
-    page.on("requestfailed", lambda r: watch.failed_requests.append(f"{r.url} failed"))
-    page.on(
-        "response",
-        lambda r: r.status >= 400 and watch.failed_requests.append(f"{r.url} answered {r.status}"),
-    )
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watch.console_errors.append(message.text)
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            watch.failed_requests.append(f"{response.url} answered {response.status}")
+
+    def on_request_failed(request: Request) -> None:
+        watch.failed_requests.append(f"{request.url} failed")
+
+    def on_page_error(error: Error) -> None:
+        watch.page_errors.append(str(error))
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    page.on("requestfailed", on_request_failed)
+    page.on("response", on_response)
     yield watch
     context.close()

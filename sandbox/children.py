@@ -44,7 +44,8 @@ def spawn_child(
     """Start ``argv`` with stdout and stderr going to ``log_path``; it dies with us.
 
     A file rather than a pipe: nobody has to keep reading it for the child to make
-    progress, and its tail explains a failed start.
+    progress, and its tail explains a failed start. The child gets its own session, so a
+    Ctrl-C in the terminal reaches only us and we stop it in order.
     """
     with open(log_path, "ab") as log:
         return subprocess.Popen(
@@ -55,6 +56,7 @@ def spawn_child(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             preexec_fn=_die_with_parent(),
+            start_new_session=True,
         )
 
 

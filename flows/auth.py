@@ -69,7 +69,7 @@ async def password_login(ctx: JourneyContext) -> Passed:
         raise CheckSkipped("no test identity configured (SMOKE_TEST_EMAIL, SMOKE_TEST_PASSWORD)")
     token = await login(ctx, config.test_email, config.test_password.get_secret_value())
     ctx.tokens["test"] = token
-    return Passed(expected="a bearer token", actual="token issued")
+    return Passed(expected="an access token for the test identity", actual="access token issued")
 
 
 @check("me_identity")

@@ -46,6 +46,7 @@ class Request(Strict):
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     path: str
+    params: dict[str, Any] = Field(default_factory=dict)  # query parameters, URL-encoded for you
     body: Any = None
     body_format: Literal["json", "form"] = "json"
     expect_status: list[int] = Field(default_factory=lambda: [200])
@@ -171,6 +172,7 @@ class CardForm(Strict):
 
 class BillingSpec(JourneyBase):
     cleanup: Request | None = None
+    session_cookie: str | None = "session"
     checkout: Request
     checkout_url_field: str = "checkout_url"
     cancel_url_field: str = "cancel_url"

@@ -136,6 +136,10 @@ def check(
                 message=outcome.message, evidence=outcome.evidence,
             )
 
+        # Prefect binds call arguments against the signature it finds through
+        # __wrapped__; the wrapper's own signature (with check_name) is the real one.
+        del run.__wrapped__
+
         def run_name() -> str:
             params = task_run.parameters
             return f"{params['ctx'].journey}.{params.get('check_name') or default_name}"

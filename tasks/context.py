@@ -21,7 +21,7 @@ from smoke.config import SmokeConfig
 from smoke.results import CheckResult, Evidence, Status
 from smoke.scrub import scrub
 from smoke.spec import CheckOptions, JourneyBase, SuiteSpec
-from tasks import browser
+from tasks import browser, progress
 from tasks.checks import announce
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ async def open_journey(journey: str, environment: str) -> AsyncIterator[JourneyC
     suite = suite_spec(config)
     evidence_dir = evidence_root() / run_folder() / journey
     ctx = JourneyContext(journey, config, suite, evidence_dir)
+    progress.signal_started()
     async with browser.browser_for_journey():
         try:
             yield ctx

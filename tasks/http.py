@@ -68,6 +68,8 @@ async def send(
     if req.e2e if with_e2e_token is None else with_e2e_token:
         send_headers[E2E_HEADER] = e2e_token(ctx, path)
     kwargs: dict[str, Any] = {"headers": send_headers}
+    if req.params:
+        kwargs["params"] = render(req.params, values)
     if body is not None:
         kwargs["json" if req.body_format == "json" else "data"] = body
     started = time.perf_counter()

@@ -1,0 +1,337 @@
+"""Billing journey: Stripe test mode only; checkout, webhook, decline, cancel, clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from prefect import flow
+
+from smoke.results import JourneyResult
+from smoke.scrub import scrubber
+from smoke.spec import BillingSpec, Request
+from tasks.browser import traced_page
+from tasks.checks import (
+    CheckFailed,
+    CheckSkipped,
+    Passed,
+    check,
+    journey_result,
+    run_check,
+    skip_rest,
+)
+from tasks.context import JourneyContext, open_journey
+from tasks.http import expect, field_of, send, session_token
+from tasks.stripe import (
+    STRIPE_TEST_MODE,
+    cancel_subscription,
+    harmless_event,
+    signature_header,
+    stripe_client,
+    subscription_status,
+)
+
+JOURNEY = "billing"
+AFTER_INTERLOCK = [
+    "cleanup_before",
+    "declined_card",
+    "cancel_returns_unchanged",
+    "checkout_success",
+    "subscription_active",
+    "unsigned_webhook_rejected",
+    "subscription_cancelled",
+]
+
+
+def _spec(ctx: JourneyContext) -> BillingSpec:
+    assert isinstance(ctx.spec, BillingSpec)
+    return ctx.spec
+
+
+@check("test_mode_interlock")
+async def test_mode_interlock(ctx: JourneyContext) -> Passed:
+    """The key is a test key and the target itself reports Stripe test mode."""
+    # The key prefix was checked before the run could start (a live key exits 2);
+    # this re-check guards runs started from the Prefect UI with an edited block.
+    stripe_client(ctx.config)
+    status_req = ctx.suite.preflight.e2e_status
+    if status_req is None:
+        return Passed(expected="a Stripe test key", actual="test key (no e2e status endpoint to ask)")
+    reply = await send(ctx, status_req)
+    expect(reply, status_req, "e2e status")
+    mode = field_of(reply, ctx.suite.preflight.stripe_mode_field, "e2e status")
+    if mode != STRIPE_TEST_MODE:
+        raise CheckFailed(
+            f"the target reports Stripe mode {mode!r}: no payment check will run against it",
+            expected="Stripe test mode on the target",
+            actual=f"stripe mode {mode!r}",
+            evidence=[reply.evidence()],
+        )
+    return Passed(expected="Stripe test mode", actual="test key; target reports test mode")
+
+
+@check("cleanup_before", writes=True)
+async def cleanup_before(ctx: JourneyContext) -> Passed:
+    """Cancel and delete what the test identity's earlier runs left behind."""
+    spec = _spec(ctx)
+    if spec.cleanup is None:
+        raise CheckSkipped("no cleanup request configured")
+    reply = await send(ctx, spec.cleanup, token=await session_token(ctx))
+    expect(reply, spec.cleanup, "cleanup")
+    return Passed(expected="no subscription left from an earlier run", actual=f"status {reply.status}")
+
+
+async def subscription(ctx: JourneyContext) -> dict[str, Any]:
+    """The app's view of the test identity's subscription."""
+    spec = _spec(ctx)
+    reply = await send(ctx, spec.subscription, token=await session_token(ctx))
+    expect(reply, spec.subscription, "subscription status")
+    return reply.body if isinstance(reply.body, dict) else {}
+
+
+async def open_checkout(ctx: JourneyContext) -> dict[str, Any]:
+    """Start a checkout through the API: the checkout and cancel URLs."""
+    spec = _spec(ctx)
+    reply = await send(ctx, spec.checkout, token=await session_token(ctx))
+    expect(reply, spec.checkout, "checkout")
+    return {
+        "checkout_url": field_of(reply, spec.checkout_url_field, "checkout"),
+        "cancel_url": field_of(reply, spec.cancel_url_field, "checkout"),
+    }
+
+
+async def _pay(ctx: JourneyContext, page: Any, card: str) -> str:
+    """Fill the card form and submit; return 'success' or the error shown."""
+    form = _spec(ctx).card_form
+    await page.fill(form.number, card)
+    await page.fill(form.exp_month, "12")
+    await page.fill(form.exp_year, "34")
+    await page.fill(form.cvc, "123")
+    if form.postal_code:
+        await page.fill(form.postal_code, "10001")
+    await page.click(form.submit)
+    for _ in range(150):
+        if await page.locator(form.success).count():
+            return "success"
+        error = page.locator(form.error)
+        if await error.count() and (text := (await error.first.inner_text()).strip()):
+            return f"error: {text}"
+        await asyncio.sleep(0.1)
+    return "no answer within 15 s"
+
+
+def _card_fields(ctx: JourneyContext) -> list[str]:
+    form = _spec(ctx).card_form
+    return [s for s in (form.number, form.exp_month, form.exp_year, form.cvc) if s]
+
+
+async def _browser_session(ctx: JourneyContext, page: Any) -> None:
+    if _spec(ctx).session_cookie:
+        token = await session_token(ctx)
+        await page.context.add_cookies(
+            [{"name": _spec(ctx).session_cookie, "value": token, "url": ctx.config.base_url}]
+        )
+
+
+@check("declined_card", writes=True)
+async def declined_card(ctx: JourneyContext) -> Passed:
+    """A declined test card gives a clear error and no subscription."""
+    spec = _spec(ctx)
+    urls = await open_checkout(ctx)
+    async with traced_page(ctx, "declined_card", mask=_card_fields(ctx)) as page:
+        await _browser_session(ctx, page)
+        await page.goto(urls["checkout_url"])
+        outcome = await _pay(ctx, page, spec.declined_card)
+        if not outcome.startswith("error: "):
+            raise CheckFailed(
+                "a declined card did not produce an error",
+                expected="a clear error on the checkout page",
+                actual=f"checkout outcome: {outcome}",
+            )
+    status = (await subscription(ctx)).get(spec.subscription_status_field)
+    if status not in spec.inactive_values:
+        raise CheckFailed(
+            f"a declined card left a subscription in status {status!r}",
+            expected=f"subscription status in {spec.inactive_values}",
+            actual=f"status {status!r}",
+        )
+    return Passed(expected="an error and no subscription", actual=f"{outcome[7:]!r}; status {status!r}")
+
+
+@check("cancel_returns_unchanged", writes=True)
+async def cancel_returns_unchanged(ctx: JourneyContext) -> Passed:
+    """The checkout's cancel URL brings the user back with nothing changed."""
+    spec = _spec(ctx)
+    form = spec.card_form
+    before = (await subscription(ctx)).get(spec.subscription_status_field)
+    urls = await open_checkout(ctx)
+    async with traced_page(ctx, "cancel_returns_unchanged") as page:
+        await _browser_session(ctx, page)
+        await page.goto(urls["checkout_url"])
+        async with page.expect_navigation() as navigation:
+            await page.click(form.cancel)
+        response = await navigation.value
+        status_code = response.status if response else 0
+        shown = await page.locator(form.cancelled).count()
+        if not shown or status_code >= 400:
+            raise CheckFailed(
+                "the cancel URL did not bring the user back to a working page",
+                expected=f"{form.cancelled} on the cancel page",
+                actual=f"status {status_code or 'unknown'}, cancelled marker {'shown' if shown else 'missing'}",
+            )
+    after = (await subscription(ctx)).get(spec.subscription_status_field)
+    if after != before:
+        raise CheckFailed(
+            "cancelling the checkout changed the subscription",
+            expected=f"status {before!r} unchanged",
+            actual=f"status {after!r}",
+        )
+    return Passed(expected="back on the cancel page, subscription unchanged", actual=f"status {after!r}")
+
+
+@check("checkout_success", writes=True)
+async def checkout_success(ctx: JourneyContext) -> Passed:
+    """Checkout with the success test card reaches the success page."""
+    spec = _spec(ctx)
+    urls = await open_checkout(ctx)
+    async with traced_page(ctx, "checkout_success", mask=_card_fields(ctx)) as page:
+        await _browser_session(ctx, page)
+        await page.goto(urls["checkout_url"])
+        outcome = await _pay(ctx, page, spec.success_card)
+        if outcome != "success":
+            raise CheckFailed(
+                "checkout with the success test card did not succeed",
+                expected="the success page",
+                actual=f"checkout outcome: {outcome}",
+            )
+    return Passed(expected="the success page", actual="success page shown")
+
+
+@check("subscription_active", writes=True)
+async def subscription_active(ctx: JourneyContext) -> Passed:
+    """The webhook is processed: the subscription turns active (polled with backoff, bounded)."""
+    spec = _spec(ctx)
+    started = time.monotonic()
+    delay, polls = 0.1, 0
+    body: dict[str, Any] = {}
+    while True:
+        polls += 1
+        body = await subscription(ctx)
+        if body.get(spec.subscription_status_field) == spec.active_value:
+            break
+        if time.monotonic() - started + delay > spec.poll_timeout_s:
+            raise CheckFailed(
+                f"the subscription did not become {spec.active_value!r} within {spec.poll_timeout_s:g} s: "
+                "the webhook was not processed",
+                expected=f"status {spec.active_value!r} within {spec.poll_timeout_s:g} s",
+                actual=f"status {body.get(spec.subscription_status_field)!r} after {polls} polls",
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    waited = int((time.monotonic() - started) * 1000)
+    ctx.variables["stripe_subscription_id"] = body.get("stripe_subscription_id")
+    client = stripe_client(ctx.config)
+    sub_id = body.get("stripe_subscription_id")
+    if client is not None and sub_id:
+        in_stripe = await subscription_status(client, str(sub_id))
+        if in_stripe != "active":
+            raise CheckFailed(
+                "the app says active but Stripe disagrees",
+                expected="Stripe subscription status 'active'",
+                actual=f"Stripe says {in_stripe!r}",
+            )
+    return Passed(expected=f"{spec.active_value} (app and Stripe)", actual=f"active after {waited} ms, {polls} polls")
+
+
+@check("unsigned_webhook_rejected", writes=True)
+async def unsigned_webhook_rejected(ctx: JourneyContext) -> Passed:
+    """The webhook endpoint refuses unsigned and wrongly signed events, and takes signed ones."""
+    spec = _spec(ctx)
+    payload = harmless_event()
+    post = Request(method="POST", path=spec.webhook_path, expect_status=[200])
+    headers = {"Content-Type": "application/json"}
+
+    async def deliver(extra: dict[str, str]) -> int:
+        response = await ctx.http.post(spec.webhook_path, content=payload, headers=headers | extra)
+        return response.status_code
+
+    unsigned = await deliver({})
+    forged = await deliver({"Stripe-Signature": signature_header(payload, "whsec_forged_by_smoke")})
+    accepted = [name for name, code in (("unsigned", unsigned), ("wrongly signed", forged)) if code < 300]
+    if accepted:
+        raise CheckFailed(
+            f"the webhook endpoint accepted {' and '.join(accepted)} events: anyone can fake payments",
+            expected="status 400/401/403 without a valid Stripe-Signature",
+            actual=f"unsigned -> {unsigned}, wrongly signed -> {forged}",
+        )
+    signed = "not tried (no webhook secret configured)"
+    if ctx.config.stripe_webhook_secret is not None:
+        secret = ctx.config.stripe_webhook_secret.get_secret_value()
+        code = await deliver({"Stripe-Signature": signature_header(payload, secret)})
+        if code >= 300:
+            # Otherwise an endpoint that refuses everything would pass this check.
+            raise CheckFailed(
+                "the webhook endpoint refuses correctly signed events too",
+                expected=f"status 2xx for a signed {post.method} {spec.webhook_path}",
+                actual=f"signed -> {code}",
+            )
+        signed = f"signed -> {code}"
+    return Passed(expected="unsigned and forged refused, signed accepted", actual=f"unsigned -> {unsigned}, forged -> {forged}, {signed}")
+
+
+@check("subscription_cancelled", writes=True)
+async def subscription_cancelled(ctx: JourneyContext) -> Passed:
+    """The test subscription is cancelled at the end (through the app; Stripe as a safety net)."""
+    spec = _spec(ctx)
+    reply = await send(ctx, spec.cancel_subscription, token=await session_token(ctx))
+    status = (await subscription(ctx)).get(spec.subscription_status_field)
+    sub_id = ctx.variables.get("stripe_subscription_id")
+    client = stripe_client(ctx.config)
+    app_ok = reply.status < 300 and status in spec.inactive_values
+    if not app_ok and client is not None and sub_id:
+        # Never leave a test subscription running, even when the app fails to cancel.
+        await cancel_subscription(client, str(sub_id))
+    if not app_ok:
+        raise CheckFailed(
+            "cancelling the test subscription through the app failed",
+            expected=f"{spec.cancel_subscription.method} {spec.cancel_subscription.path} 2xx, then status in {spec.inactive_values}",
+            actual=f"status {reply.status}, then subscription {status!r}" + (" (cancelled in Stripe directly)" if sub_id else ""),
+            evidence=[reply.evidence()],
+        )
+    if client is not None and sub_id:
+        in_stripe = await subscription_status(client, str(sub_id))
+        if in_stripe != "canceled":
+            raise CheckFailed(
+                "the app says cancelled but Stripe still has the subscription",
+                expected="Stripe subscription status 'canceled'",
+                actual=f"Stripe says {in_stripe!r}",
+            )
+    return Passed(expected="subscription cancelled", actual=f"status {status!r}")
+
+
+@flow(name="billing", flow_run_name="billing-{environment}", persist_result=False)
+async def billing(environment: str = "sandbox") -> JourneyResult:
+    """Test-mode interlock; decline, cancel URL, checkout, webhook, unsigned webhook, cancel."""
+    async with open_journey(JOURNEY, environment) as ctx:
+        for card in (_spec(ctx).success_card, _spec(ctx).declined_card):
+            scrubber.register(card)
+        interlock = await run_check(ctx, test_mode_interlock)
+        if interlock.status.value not in ("passed", "flaky"):
+            skip_rest(ctx, AFTER_INTERLOCK, "not run: Stripe test mode is not established")
+            return journey_result(ctx)
+        cleaned = await run_check(ctx, cleanup_before)
+        if cleaned.is_problem:
+            skip_rest(ctx, AFTER_INTERLOCK[1:], "not run: cleaning the test identity's billing data failed")
+            return journey_result(ctx)
+        # These share the test identity's one subscription: they take turns.
+        await run_check(ctx, declined_card)
+        await run_check(ctx, cancel_returns_unchanged)
+        paid = await run_check(ctx, checkout_success)
+        if paid.is_problem:
+            skip_rest(ctx, ["subscription_active"], "not run: checkout did not succeed")
+        else:
+            await run_check(ctx, subscription_active)
+        await run_check(ctx, unsigned_webhook_rejected)
+        await run_check(ctx, subscription_cancelled)
+        return journey_result(ctx)

@@ -1,0 +1,171 @@
+"""Onboarding journey: clean the test identity, walk the contract chain, check the preview."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import Any
+
+from prefect import flow
+
+from smoke.results import Evidence, JourneyResult
+from smoke.scrub import scrubber
+from smoke.spec import OnboardingSpec, Step, render
+from tasks.browser import traced_page
+from tasks.checks import (
+    CheckFailed,
+    CheckSkipped,
+    Passed,
+    check,
+    journey_result,
+    run_check,
+    skip_rest,
+)
+from tasks.context import JourneyContext, open_journey
+from tasks.http import expect, field_of, send
+
+JOURNEY = "onboarding"
+
+
+def _spec(ctx: JourneyContext) -> OnboardingSpec:
+    assert isinstance(ctx.spec, OnboardingSpec)
+    return ctx.spec
+
+
+@check("cleanup_before", writes=True)
+async def cleanup_before(ctx: JourneyContext) -> Passed:
+    """Delete what the reserved onboarding identity left behind, before the run."""
+    spec = _spec(ctx)
+    if spec.cleanup is None:
+        raise CheckSkipped("no cleanup request configured")
+    reply = await send(ctx, spec.cleanup)
+    expect(reply, spec.cleanup, "cleanup")
+    return Passed(expected="test data of the reserved identity removed", actual=reply.excerpt())
+
+
+@check("step", writes=True)
+async def chain_step(ctx: JourneyContext, step: Step) -> Passed:
+    """One step of the chain: status, contract, and the ids the next step needs."""
+    reply = await send(ctx, step)
+    expect(reply, step, f"step {step.name}")
+    saved = {}
+    for var, dotted in step.save.items():
+        saved[var] = field_of(reply, dotted, f"step {step.name}")
+        if "token" in var and isinstance(saved[var], str):
+            scrubber.register(saved[var])
+    ctx.variables.update(saved)
+    return Passed(
+        expected=f"status {' or '.join(map(str, step.expect_status))} and the step's contract",
+        actual=f"status {reply.status}; carried {', '.join(saved) or 'nothing'}",
+        elapsed_ms=reply.elapsed_ms,
+    )
+
+
+@check("preview_matches", writes=True)
+async def preview_matches(ctx: JourneyContext) -> Passed:
+    """The preview shows exactly what was submitted (API, and the page when configured)."""
+    spec = _spec(ctx)
+    preview = spec.preview
+    if preview is None:
+        raise CheckSkipped("no preview configured")
+    reply = await send(ctx, preview.request)
+    expect(reply, preview.request, "preview")
+    body = reply.body if isinstance(reply.body, dict) else {}
+    wrong = {f: body.get(f, "<missing>") for f in preview.fields if body.get(f) != ctx.variables.get(f)}
+    if wrong:
+        raise CheckFailed(
+            f"the preview does not show what was submitted: {', '.join(wrong)}",
+            expected=", ".join(f"{f}={ctx.variables.get(f)!r}" for f in wrong),
+            actual=", ".join(f"{f}={v!r}" for f, v in wrong.items()),
+            evidence=[reply.evidence()],
+        )
+    if preview.page_path:
+        await _preview_page(ctx, str(render(preview.page_path, ctx.variables)))
+    return Passed(expected=f"{len(preview.fields)} submitted fields echoed", actual="all match")
+
+
+async def _preview_page(ctx: JourneyContext, path: str) -> None:
+    preview = _spec(ctx).preview
+    assert preview is not None
+    async with traced_page(ctx, "preview_matches") as page:
+        response = await page.goto(path)
+        if response is None or not response.ok:
+            raise CheckFailed(
+                f"the preview page {path} did not load",
+                expected="status 200",
+                actual=f"status {response.status if response else 'none'}",
+            )
+        wrong = []
+        for f in preview.fields:
+            locator = page.locator(preview.page_field_selector.format(field=f))
+            shown = (await locator.inner_text()).strip() if await locator.count() else "<missing>"
+            if shown != str(ctx.variables.get(f)):
+                wrong.append(f"{f}={shown!r}")
+        if wrong:
+            raise CheckFailed(
+                f"the preview page does not show what was submitted: {', '.join(wrong)}",
+                expected="every submitted field on the page",
+                actual=", ".join(wrong),
+            )
+
+
+@check("welcome_email", writes=True)
+async def welcome_email(ctx: JourneyContext) -> Passed:
+    """The welcome email reaches the test identity's inbox (polled, bounded)."""
+    spec = _spec(ctx).welcome_email
+    if spec is None:
+        raise CheckSkipped("welcome email check turned off for this environment")
+    deadline = time.monotonic() + spec.timeout_s
+    delay = 0.1
+    last: list[Any] = []
+    while True:
+        reply = await send(ctx, spec.request)
+        expect(reply, spec.request, "inbox")
+        last = reply.body.get("messages", []) if isinstance(reply.body, dict) else []
+        found = [m for m in last if spec.subject_contains in str(m.get("subject", ""))]
+        if found:
+            return Passed(
+                expected=f"an email with {spec.subject_contains!r} in the subject",
+                actual=f"{found[0].get('subject')!r}",
+            )
+        if time.monotonic() + delay > deadline:
+            break
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+    raise CheckFailed(
+        f"no welcome email within {spec.timeout_s:g} s",
+        expected=f"an email with {spec.subject_contains!r} in the subject to {ctx.variables.get('email')}",
+        actual=f"{len(last)} message(s), none matching",
+        evidence=[Evidence(kind="response", label="inbox", excerpt=str([m.get("subject") for m in last])[:300])],
+    )
+
+
+@flow(name="onboarding", flow_run_name="onboarding-{environment}", persist_result=False)
+async def onboarding(environment: str = "sandbox") -> JourneyResult:
+    """Clean before; signup to preview with ids carried step to step; the welcome email."""
+    async with open_journey(JOURNEY, environment) as ctx:
+        spec = _spec(ctx)
+        # A fresh password per run for the reserved onboarding identity.
+        password = f"Smoke-{secrets.token_urlsafe(12)}"
+        scrubber.register(password)
+        ctx.variables.update(render(spec.inputs, ctx.variables) | {"password": password})
+        cleaned = await run_check(ctx, cleanup_before)
+        if cleaned.is_problem:
+            skip_rest(
+                ctx,
+                [f"step.{s.name}" for s in spec.steps] + ["preview_matches", "welcome_email"],
+                "not run: cleaning the test identity failed, so a signup would collide with old data",
+            )
+            return journey_result(ctx)
+        for i, step in enumerate(spec.steps):
+            result = await run_check(ctx, chain_step, step, check_name=f"step.{step.name}")
+            if result.is_problem:
+                skip_rest(
+                    ctx,
+                    [f"step.{s.name}" for s in spec.steps[i + 1 :]] + ["preview_matches", "welcome_email"],
+                    f"not run: step {step.name} failed and later steps need its output",
+                )
+                return journey_result(ctx)
+        await asyncio.gather(run_check(ctx, preview_matches), run_check(ctx, welcome_email))
+        return journey_result(ctx)

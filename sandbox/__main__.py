@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from sandbox.faults import FAULTS
 
@@ -28,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         help="turn a fault on (repeatable)",
     )
     serve_cmd.add_argument("--version", default="1.0.0", help="the version /health reports")
+    # Internal, set by start_sandbox: the pipe that closes when the starter dies, and the
+    # starter's run directory to remove in that case.
     serve_cmd.add_argument("--parent-fd", type=int, default=None, help=argparse.SUPPRESS)
+    serve_cmd.add_argument("--parent-run-dir", type=Path, default=None, help=argparse.SUPPRESS)
     commands.add_parser("faults", help="list the faults")
     args = parser.parse_args(argv)
 
@@ -46,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=args.fault,
         version=args.version,
         parent_fd=args.parent_fd,
+        parent_run_dir=args.parent_run_dir,
     )
 
 

@@ -105,12 +105,15 @@ def serve(
     credentials: SandboxCredentials | None = None,
     *,
     parent_fd: int | None = None,
+    parent_run_dir: Path | None = None,
     out: TextIO | None = None,
 ) -> int:
     """Run the sandbox in the foreground until Ctrl-C or SIGTERM; return an exit code.
 
     Prints the URLs and a one-line health summary (never a secret). ``port=0`` picks a
     free port. Credentials default to ``SandboxCredentials.from_env()``.
+    ``parent_fd``/``parent_run_dir`` are for ``start_sandbox``: stop when that pipe closes,
+    and then remove the starter's run directory, since the starter is gone.
     """
     from sandbox.localstripe_process import (
         LocalStripe,
@@ -124,6 +127,7 @@ def serve(
     credentials = credentials or SandboxCredentials.from_env()
     fault_set = FaultSet(faults)
     stop_requested = threading.Event()
+    parent_gone = threading.Event()
     workdir = Path(tempfile.mkdtemp(prefix="sandbox-"))
     localstripe: LocalStripe | None = None
     mail: MailSink | None = None
@@ -201,8 +205,12 @@ def serve(
                 def request_exit() -> None:
                     server.should_exit = True
 
+                def on_parent_gone() -> None:
+                    parent_gone.set()
+                    loop.call_soon_threadsafe(request_exit)
+
                 if parent_fd is not None:
-                    _watch_parent_pipe(parent_fd, lambda: loop.call_soon_threadsafe(request_exit))
+                    _watch_parent_pipe(parent_fd, on_parent_gone)
                 task = asyncio.create_task(server.serve(sockets=[sock]))
                 while not server.started and not task.done():
                     await asyncio.sleep(0.02)
@@ -229,6 +237,8 @@ def serve(
             if db is not None:
                 db.close()
             shutil.rmtree(workdir, ignore_errors=True)
+            if parent_gone.is_set() and parent_run_dir is not None:
+                shutil.rmtree(parent_run_dir, ignore_errors=True)
 
 
 def _print_banner(
@@ -399,6 +409,8 @@ def start_sandbox(
         version,
         "--parent-fd",
         str(read_fd),
+        "--parent-run-dir",
+        str(run_dir),
     ]
     for name in fault_names:
         argv += ["--fault", name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -193,7 +194,7 @@ import json, sys, time
 from sandbox import start_sandbox
 sandbox = start_sandbox()
 print(json.dumps({"server": sandbox.pid, "localstripe": sandbox.localstripe_pid,
-                  "url": sandbox.base_url}), flush=True)
+                  "url": sandbox.base_url, "run_dir": str(sandbox.log_path.parent)}), flush=True)
 time.sleep(120)
 """
 
@@ -207,9 +208,13 @@ def test_everything_stops_when_the_starting_process_is_killed() -> None:
         info = json.loads(parent.stdout.readline())
         assert httpx.get(f"{info['url']}/health").status_code == 200
         assert alive(info["server"]) and alive(info["localstripe"])
+        server_workdir = Path(os.readlink(f"/proc/{info['localstripe']}/cwd"))
         parent.send_signal(signal.SIGKILL)  # no atexit, no cleanup in the parent
         parent.wait()
         assert_gone({info["server"], info["localstripe"]})
+        # The server cleaned up after the dead parent too: its files and the parent's.
+        assert not server_workdir.exists()
+        assert not Path(info["run_dir"]).exists()
     finally:
         if parent.poll() is None:
             parent.kill()
@@ -218,11 +223,14 @@ def test_everything_stops_when_the_starting_process_is_killed() -> None:
 
 def test_localstripe_dies_when_the_server_is_killed() -> None:
     sandbox = start_sandbox()
+    server_workdir = Path(os.readlink(f"/proc/{sandbox.localstripe_pid}/cwd"))
     try:
         os.kill(sandbox.pid, signal.SIGKILL)
         assert_gone({sandbox.localstripe_pid})
     finally:
         sandbox.stop()
+        # Nobody is left to remove a SIGKILLed server's temporary files but us.
+        shutil.rmtree(server_workdir, ignore_errors=True)
     assert not sandbox.running
 
 

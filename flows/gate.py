@@ -81,9 +81,19 @@ async def release_gate(
         if decision.verdict is Verdict.ERROR:
             result.error_kind = "system"
     result.flow_run_id = str(flow_run.get_id() or "") or None
-    result.flow_run_url = flow_run.get_flow_run_ui_url()
+    result.flow_run_url = flow_run_url(result.flow_run_id)
     result.duration_s = time.perf_counter() - started
     return await finish(result)
+
+
+def flow_run_url(flow_run_id: str | None) -> str | None:
+    """The run's page in the Prefect UI; None in ephemeral mode, where it would not outlive us."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    if not flow_run_id or not PREFECT_API_URL.value():
+        return None
+    ui = PREFECT_UI_URL.value() or str(PREFECT_API_URL.value()).removesuffix("/api")
+    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}"
 
 
 async def finish(result: GateResult) -> State[Any]:

@@ -1,0 +1,52 @@
+"""``smoke blocks register|push``: the block types and environment documents on a Prefect API."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from blocks import SlackTarget, SmokeEnvironment
+from blocks.resolve import prefect_api_configured
+from smoke.config import from_env
+from smoke.errors import ConfigError
+
+
+def require_api() -> None:
+    """Blocks live on a Prefect server: refuse to write them into ephemeral mode's database."""
+    if not prefect_api_configured():
+        raise ConfigError(
+            "PREFECT_API_URL is not set: blocks are stored on a Prefect server. Start one "
+            "(`prefect server start`) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+
+
+def register() -> int:
+    """Register SmokeEnvironment and SlackTarget with the Prefect API (idempotent)."""
+    require_api()
+    for block_type in (SmokeEnvironment, SlackTarget):
+        block_type.register_type_and_schema()
+        print(f"registered block type {block_type.get_block_type_slug()}")
+    return 0
+
+
+def push(name: str) -> int:
+    """Save the SMOKE_* configuration as SmokeEnvironment ``name`` (and its SlackTarget)."""
+    require_api()
+    config = from_env(name)
+    config.validate_for_run()
+    if config.slack_token or config.slack_webhook_url:
+        target_name = config.slack_target or f"{name}-slack"
+        SlackTarget(
+            bot_token=config.slack_token,
+            webhook_url=config.slack_webhook_url,
+            channel=config.slack_channel,
+            mentions=config.slack_mentions,
+            api_url=config.slack_api_url,
+        ).save(target_name, overwrite=True)
+        config = config.model_copy(
+            update={"slack_target": target_name, "slack_token": None, "slack_webhook_url": None}
+        )
+        print(f"saved slack-target/{target_name}")
+    SmokeEnvironment.from_config(config).save(name, overwrite=True)
+    secrets = [f for f, v in config if isinstance(v, SecretStr)]
+    print(f"saved smoke-environment/{name} ({len(secrets)} secret fields stored masked)")
+    return 0

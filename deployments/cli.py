@@ -1,0 +1,239 @@
+"""The ``smoke`` command: run the gate, one journey, the demo, the sandbox; manage blocks.
+
+Exit codes (``smoke gate``, ``smoke journey``, ``smoke demo``): 0 PASS, 1 FAIL,
+2 usage or configuration error, 3 the smoke system itself failed or the deadline passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from smoke.errors import ConfigError, SmokeError
+
+EXIT_USAGE = 2
+EXIT_SYSTEM = 3
+JOURNEY_NAMES = ("auth", "onboarding", "billing", "dashboard")
+
+# Prefect's console handlers print every task state change; the CLI shows its own
+# progress instead. Logs still reach the Prefect API (and its UI) at INFO.
+_QUIET_PREFECT = {
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL": "CRITICAL",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
+def _journeys(value: str) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in JOURNEY_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown journey {', '.join(unknown) or '(none)'}; choose from {', '.join(JOURNEY_NAMES)}, "
+            "e.g. --journeys auth,billing"
+        )
+    return names
+
+
+def _deadline(value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid deadline {value!r}: give whole seconds, e.g. --deadline 120") from None
+    if not 5 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"deadline {seconds} s is out of range: between 5 and 3600")
+    return seconds
+
+
+def _fault(value: str) -> str:
+    from sandbox import FAULTS
+
+    if value not in FAULTS:
+        raise argparse.ArgumentTypeError(f"unknown fault {value!r}; `smoke faults` lists them")
+    return value
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", type=Path, metavar="PATH", help="write the JSON result here")
+    p.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML here")
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="DIR",
+        help="write report.md, result.json, junit.xml and the evidence here (default: ./smoke-report)",
+    )
+    p.add_argument("--verbose", action="store_true", help="also show Prefect's own log lines")
+
+
+def _gate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", dest="release_version", metavar="V", help="the version being released")
+    p.add_argument("--journeys", type=_journeys, metavar="LIST", help="comma-separated, e.g. auth,billing")
+    p.add_argument("--fail-on-flaky", action="store_true", help="a check that needed a retry fails the gate")
+    p.add_argument("--deadline", type=_deadline, default=120, metavar="S", help="seconds (default 120)")
+    p.add_argument("--mode", choices=("gate", "monitor"), default="gate", help="gate (default) or monitor")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``smoke`` command."""
+    parser = argparse.ArgumentParser(
+        prog="smoke",
+        description="Smoke-test a deployed product through its core journeys and gate releases.",
+        epilog="Exit codes: 0 PASS, 1 FAIL, 2 usage or configuration error, 3 the smoke system failed.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gate = sub.add_parser("gate", help="run the release gate against an environment")
+    gate.add_argument("--env", required=True, metavar="NAME", help="environment: a block name, or 'sandbox'")
+    _gate_options(gate)
+    _output_options(gate)
+
+    journey = sub.add_parser("journey", help="run one journey against an environment")
+    journey.add_argument("name", choices=JOURNEY_NAMES)
+    journey.add_argument("--env", required=True, metavar="NAME")
+    _output_options(journey)
+
+    demo = sub.add_parser("demo", help="start the sandbox, run the gate against it, stop everything")
+    demo.add_argument("--fault", type=_fault, action="append", default=[], metavar="NAME", help="repeatable")
+    _gate_options(demo)
+    _output_options(demo)
+
+    sandbox = sub.add_parser("sandbox", help="run the local sandbox in the foreground")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    sandbox.add_argument("--fault", type=_fault, action="append", default=[], metavar="NAME")
+    sandbox.add_argument("--version", dest="sandbox_version", default="1.0.0", metavar="V")
+
+    sub.add_parser("faults", help="list the sandbox's faults")
+
+    seed = sub.add_parser("seed", help="seed test data through the e2e API")
+    seed.add_argument("--env", required=True, metavar="NAME")
+    seed.add_argument("--tier", choices=("smoke", "dev", "perf"), default="smoke")
+
+    blocks = sub.add_parser("blocks", help="register block types or push an environment as a block")
+    blocks_sub = blocks.add_subparsers(dest="blocks_command", required=True, metavar="ACTION")
+    blocks_sub.add_parser("register", help="register SmokeEnvironment and SlackTarget")
+    push = blocks_sub.add_parser("push", help="save the current SMOKE_* configuration as a block")
+    push.add_argument("--env", required=True, metavar="NAME")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``smoke`` console script."""
+    args = build_parser().parse_args(argv)
+    if not getattr(args, "verbose", False):
+        for key, value in _QUIET_PREFECT.items():
+            os.environ.setdefault(key, value)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except SmokeError as e:
+        print(f"smoke: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("smoke: interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """``smoke gate``."""
+    from deployments.run import run_gate
+
+    return run_gate(
+        environment=args.env,
+        version=args.release_version,
+        journeys=args.journeys,
+        mode=args.mode,
+        fail_on_flaky=args.fail_on_flaky,
+        deadline_s=args.deadline,
+        outputs=_outputs(args),
+    )
+
+
+def cmd_journey(args: argparse.Namespace) -> int:
+    """``smoke journey NAME``."""
+    from deployments.run import run_single_journey
+
+    return run_single_journey(args.name, args.env, outputs=_outputs(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``smoke demo``: the gate against a fresh sandbox."""
+    from deployments.local import DEFAULT_VERSION
+    from deployments.run import run_gate
+
+    return run_gate(
+        environment="sandbox",
+        version=args.release_version or DEFAULT_VERSION,
+        journeys=args.journeys,
+        mode=args.mode,
+        fail_on_flaky=args.fail_on_flaky,
+        deadline_s=args.deadline,
+        outputs=_outputs(args),
+        sandbox_faults=args.fault,
+    )
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """``smoke sandbox``: serve until Ctrl-C."""
+    from deployments.local import sandbox_credentials
+    from sandbox import serve
+
+    return serve(
+        host=args.host,
+        port=args.port,
+        faults=args.fault,
+        version=args.sandbox_version,
+        credentials=sandbox_credentials(),
+    )
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    """``smoke faults``: one fault per line, name and description."""
+    from sandbox import FAULTS
+
+    width = max(len(name) for name in FAULTS)
+    for name, description in FAULTS.items():
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """``smoke seed``."""
+    from deployments.run import run_seed
+
+    return run_seed(args.env, args.tier)
+
+
+def cmd_blocks(args: argparse.Namespace) -> int:
+    """``smoke blocks register|push``."""
+    from deployments import blocks_admin
+
+    if args.blocks_command == "register":
+        return blocks_admin.register()
+    return blocks_admin.push(args.env)
+
+
+def _outputs(args: argparse.Namespace) -> dict[str, Path | None]:
+    return {"json_path": args.json, "junit_path": args.junit, "report_dir": args.report_dir}
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "gate": cmd_gate,
+    "journey": cmd_journey,
+    "demo": cmd_demo,
+    "sandbox": cmd_sandbox,
+    "faults": cmd_faults,
+    "seed": cmd_seed,
+    "blocks": cmd_blocks,
+}
+
+__all__ = ["ConfigError", "main"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

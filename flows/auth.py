@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from playwright.async_api import Response, Route
@@ -53,10 +55,23 @@ async def anonymous_refused(ctx: JourneyContext) -> Passed:
     return await _refused_everywhere(ctx, None, "anonymous callers")
 
 
+def tampered(token: str) -> str:
+    """The same JWT claims with a signature that does not match them."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return token + "tampered"
+    forged = base64.urlsafe_b64encode(secrets.token_bytes(256)).rstrip(b"=").decode()
+    return ".".join([parts[0], parts[1], forged])
+
+
 @check("bad_token_refused")
 async def bad_token_refused(ctx: JourneyContext) -> Passed:
-    """Protected routes refuse a token with a bad signature."""
-    return await _refused_everywhere(ctx, _spec(ctx).bad_token, "a badly signed token")
+    """Protected routes refuse the test identity's own token with its signature forged."""
+    try:
+        token = tampered(await session_token(ctx))
+    except CheckSkipped:
+        token = _spec(ctx).bad_token
+    return await _refused_everywhere(ctx, token, "a token with a forged signature")
 
 
 @check("password_login")
@@ -232,6 +247,10 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
                 break
             await asyncio.sleep(0.1)
         await page.unroute("**/*")
+        if not forged and bl.error_selector and await page.locator(bl.error_selector).count():
+            # The login itself fails: browser_login reports that; nothing to forge here.
+            error = (await page.locator(bl.error_selector).inner_text()).strip()
+            raise CheckSkipped(f"could not sign in to reach the callback: {error}")
         if not forged or not callback_statuses:
             raise CheckFailed(
                 "the login never redirected to the callback, so a forged state could not be tried",

@@ -35,8 +35,8 @@ from tasks.stripe import (
 JOURNEY = "billing"
 AFTER_INTERLOCK = [
     "cleanup_before",
-    "declined_card",
     "cancel_returns_unchanged",
+    "declined_card",
     "checkout_success",
     "subscription_active",
     "unsigned_webhook_rejected",
@@ -324,9 +324,10 @@ async def billing(environment: str = "sandbox") -> JourneyResult:
         if cleaned.is_problem:
             skip_rest(ctx, AFTER_INTERLOCK[1:], "not run: cleaning the test identity's billing data failed")
             return journey_result(ctx)
-        # These share the test identity's one subscription: they take turns.
-        await run_check(ctx, declined_card)
+        # These share the test identity's one subscription: they take turns, and the
+        # ones that must leave it untouched go first.
         await run_check(ctx, cancel_returns_unchanged)
+        await run_check(ctx, declined_card)
         paid = await run_check(ctx, checkout_success)
         if paid.is_problem:
             skip_rest(ctx, ["subscription_active"], "not run: checkout did not succeed")

@@ -70,3 +70,47 @@ def launch_options(headless: bool = True) -> dict[str, Any]:
     if executable:
         options["executable_path"] = executable
     return options
+
+
+def install() -> str:
+    """Make sure a Chromium is available: Playwright's download, else Debian's package."""
+    import subprocess
+    import sys
+
+    try:
+        found = find_chromium_executable()
+        return f"Chromium: {found or 'Playwright-managed'}"
+    except ConfigError:
+        pass
+    download = subprocess.run(
+        [sys.executable, "-m", "playwright", "install", "chromium"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if download.returncode == 0 and playwright_cache_has_chromium():
+        return "Chromium: downloaded by `playwright install chromium`"
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=1200
+        )
+        return f"Chromium: Debian package at {find_chromium_executable()}"
+    raise ConfigError(
+        "Could not get a Chromium: `playwright install chromium` failed "
+        f"({download.stderr.strip().splitlines()[-1] if download.stderr.strip() else 'no output'}) "
+        "and apt-get is not available as root. Install Chromium yourself and set "
+        f"{ENV_VAR} to its path."
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--install"]:
+        sys.exit("usage: python -m smoke.browser --install")
+    try:
+        print(install())
+    except ConfigError as e:
+        sys.exit(f"smoke: {e}")

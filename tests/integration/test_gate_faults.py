@@ -1,0 +1,105 @@
+"""Every sandbox fault through the release gate: the verdict, and exactly who caught it.
+
+One table: for each fault, the journeys to run, the expected verdict and the exact set
+of checks that must fail (any other failing check is a misattribution). The healthy
+sandbox must pass with every check passed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sandbox import FAULTS
+from smoke.results import GateResult, Status, Verdict
+
+FAIL, PASS = Verdict.FAIL, Verdict.PASS
+
+# fault: (journeys to run, verdict, checks that must fail, checks with a warning status)
+FAULT_TABLE: dict[str, tuple[list[str], Verdict, set[str], dict[str, Status]]] = {
+    "health.down": (["dashboard"], FAIL, {"preflight.health"}, {}),
+    "version.stale": (["dashboard"], FAIL, {"preflight.version"}, {}),
+    "auth.bypass": (["auth"], FAIL, {"auth.anonymous_refused"}, {}),
+    "auth.bad_token_accepted": (["auth"], FAIL, {"auth.bad_token_refused"}, {}),
+    "auth.forged_state_accepted": (["auth"], FAIL, {"auth.forged_state_rejected"}, {}),
+    "auth.login_broken": (["auth"], FAIL, {"auth.password_login", "auth.browser_login"}, {}),
+    "auth.tenant_leak": (["auth"], FAIL, {"auth.tenant_isolation"}, {}),
+    "auth.passkey_broken": (["auth"], FAIL, {"auth.passkey_login"}, {}),
+    "onboarding.chain_broken": (["onboarding"], FAIL, {"onboarding.step.workspace"}, {}),
+    "onboarding.preview_drift": (["onboarding"], FAIL, {"onboarding.preview_matches"}, {}),
+    "onboarding.email_missing": (["onboarding"], FAIL, {"onboarding.welcome_email"}, {}),
+    "billing.webhook_unsigned_accepted": (["billing"], FAIL, {"billing.unsigned_webhook_rejected"}, {}),
+    "billing.webhook_dropped": (["billing"], FAIL, {"billing.subscription_active"}, {}),
+    "billing.decline_accepted": (["billing"], FAIL, {"billing.declined_card"}, {}),
+    "billing.cancel_broken": (["billing"], FAIL, {"billing.cancel_returns_unchanged"}, {}),
+    "billing.live_mode": (["billing"], FAIL, {"preflight.stripe_test_mode"}, {}),
+    "dashboard.feed_500": (["dashboard"], FAIL, {"dashboard.feed", "dashboard.ui"}, {}),
+    "dashboard.alerts_contract_drift": (["dashboard"], FAIL, {"dashboard.alerts"}, {}),
+    "dashboard.empty": (["dashboard"], FAIL, {"dashboard.feed", "dashboard.ui"}, {}),
+    "dashboard.ui_js_error": (["dashboard"], FAIL, {"dashboard.ui"}, {}),
+    "dashboard.ui_failed_request": (["dashboard"], FAIL, {"dashboard.ui"}, {}),
+    "dashboard.slow": (["dashboard"], PASS, set(), {"dashboard.feed": Status.DEGRADED}),
+    "e2e.token_ignored": (["dashboard"], FAIL, {"preflight.e2e_token_required"}, {}),
+}
+# Transient faults: the whole gate, which must still pass.
+TRANSIENT = ["transient.http_503", "transient.slow_start"]
+
+
+def failing(result: GateResult) -> set[str]:
+    return {c.key for c in result.problems()}
+
+
+def test_every_fault_is_in_the_table() -> None:
+    assert set(FAULT_TABLE) | set(TRANSIENT) == set(FAULTS)
+
+
+def test_healthy_sandbox_passes_with_every_check_passed(run_gate: Any) -> None:
+    result = run_gate("sandbox", version="1.0.0")
+    assert result.verdict is PASS, result.reasons
+    statuses = {c.key: c.status for c in result.all_checks()}
+    assert set(statuses.values()) == {Status.PASSED}, statuses
+    assert [j.name for j in result.journeys] == ["preflight", "auth", "onboarding", "billing", "dashboard"]
+    for journey in result.journeys[1:]:
+        assert len(journey.checks) >= 4, journey.name
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("name", sorted(FAULT_TABLE))
+def test_fault_is_caught_by_the_right_check(name: str, run_gate: Any, fault: Any) -> None:
+    journeys, verdict, must_fail, warned = FAULT_TABLE[name]
+    fault(name)
+    result = run_gate("sandbox", version="1.0.0", journeys=journeys)
+    assert result.verdict is verdict, (result.verdict, result.reasons)
+    assert failing(result) == must_fail, {c.key: c.message for c in result.problems()}
+    for check in result.problems():
+        # A failure a person can act on: what was expected, what came back.
+        assert check.status is Status.FAILED
+        assert check.message and check.expected and check.actual, check
+    for key, status in warned.items():
+        assert {c.key: c.status for c in result.all_checks()}[key] is status
+    assert result.exit_code == (1 if verdict is FAIL else 0)
+
+
+@pytest.mark.parametrize("name", TRANSIENT)
+def test_transient_fault_passes_with_retries(name: str, run_gate: Any, fault: Any) -> None:
+    fault(name)
+    result = run_gate("sandbox", version="1.0.0")
+    assert result.verdict is PASS, (result.reasons, {c.key: c.message for c in result.problems()})
+    assert not result.problems()
+    statuses = [c.status for c in result.all_checks()]
+    if name == "transient.http_503":
+        flaky = [c for c in result.all_checks() if c.status is Status.FLAKY]
+        assert flaky, "a 503 on every third request must show up as flaky checks"
+        assert any("flaky" in w for w in result.warnings)
+    else:
+        assert Status.DEGRADED in statuses or Status.FLAKY in statuses or Status.PASSED in statuses
+
+
+def test_fail_on_flaky_turns_flaky_into_fail(run_gate: Any, fault: Any) -> None:
+    fault("transient.http_503")
+    result = run_gate("sandbox", journeys=["dashboard"], fail_on_flaky=True)
+    flaky = [c for c in result.all_checks() if c.status is Status.FLAKY]
+    assert flaky, "expected at least one flaky check under transient.http_503"
+    assert result.verdict is FAIL
+    assert any("fail_on_flaky" in r for r in result.reasons)

@@ -14,8 +14,10 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
 from blocks.environment import SmokeEnvironment
+from blocks.slack import SlackTarget
 from smoke.config import SmokeConfig, apply_env_overrides, from_env, register_secrets
 from smoke.errors import ConfigError, SmokeSystemError
+from smoke.scrub import scrubber
 from smoke.spec import SuiteSpec, load_spec
 
 EVIDENCE_ENV = "SMOKE_EVIDENCE_DIR"
@@ -78,6 +80,35 @@ async def resolve_environment(name: str) -> SmokeConfig:
             )
     config.validate_for_run()
     return config
+
+
+async def notification_sources(name: str) -> tuple[SmokeConfig, SlackTarget | None]:
+    """Environment ``name``'s configuration, not validated, and its SlackTarget block.
+
+    Not validated: a gate that failed on its configuration must still be able to say so
+    on Slack. The block is looked up only when ``slack_target`` names one and a Prefect
+    API is configured; a named block that does not exist is a ConfigError.
+    """
+    base = _local.get(name) or await load_block(name) or SmokeConfig(name=name)
+    config = apply_env_overrides(base)
+    if not config.slack_target or not prefect_api_configured():
+        return config, None
+    try:
+        target: SlackTarget = await SlackTarget.aload(config.slack_target)
+    except (ValueError, ObjectNotFound) as e:
+        raise ConfigError(
+            f"Environment {name!r} names the SlackTarget block {config.slack_target!r}, but the "
+            f"Prefect API at {PREFECT_API_URL.value()} has no such block. Create it in the UI "
+            "(Blocks, Slack Target) or unset slack_target."
+        ) from e
+    except Exception as e:
+        raise SmokeSystemError(
+            f"Cannot read block slack-target/{config.slack_target} from the Prefect API at "
+            f"{PREFECT_API_URL.value()}: {type(e).__name__}: {e}. Is the server running?"
+        ) from e
+    secrets = (target.bot_token, target.webhook_url)
+    scrubber.register(*(s.get_secret_value() for s in secrets if s is not None))
+    return config, target
 
 
 def _dotenv_has_base_url() -> bool:

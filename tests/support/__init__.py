@@ -1,0 +1,1 @@
+"""Test doubles shared by test folders (a local Slack Web API, ...)."""

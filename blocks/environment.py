@@ -9,7 +9,7 @@ from prefect.blocks.core import Block
 from smoke.config import SmokeConfig
 
 
-class SmokeEnvironment(Block, SmokeConfig):  # type: ignore[misc]
+class SmokeEnvironment(Block, SmokeConfig):
     """Base and API URLs, auth, test identities, e2e token, Stripe test keys, flags.
 
     Secrets are SecretStr: the Prefect UI shows them masked and they never appear in

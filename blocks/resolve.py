@@ -46,7 +46,7 @@ async def load_block(name: str) -> SmokeConfig | None:
     if not prefect_api_configured():
         return None
     try:
-        block = await SmokeEnvironment.aload(name)
+        block: SmokeEnvironment = await SmokeEnvironment.aload(name)
     except (ValueError, ObjectNotFound):
         return None
     except Exception as e:

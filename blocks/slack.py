@@ -15,11 +15,21 @@ class SlackTarget(Block):
     _block_type_slug: ClassVar[str] = "slack-target"
     _description: ClassVar[str] = "Slack destination for smoke-flow incidents and recoveries."
 
-    bot_token: SecretStr | None = Field(default=None, description="Bot token (xoxb-...) for chat.postMessage.")
-    webhook_url: SecretStr | None = Field(default=None, description="Incoming-webhook URL, instead of a bot token.")
-    channel: str | None = Field(default=None, description="Channel for the bot token, e.g. #releases.")
-    mentions: list[str] = Field(default_factory=list, description="People or groups to mention, e.g. <!subteam^S123>.")
+    bot_token: SecretStr | None = Field(
+        default=None, description="Bot token (xoxb-...) for chat.postMessage."
+    )
+    webhook_url: SecretStr | None = Field(
+        default=None, description="Incoming-webhook URL, instead of a bot token."
+    )
+    channel: str | None = Field(
+        default=None, description="Channel for the bot token, e.g. #releases."
+    )
+    mentions: list[str] = Field(
+        default_factory=list, description="People or groups to mention, e.g. <!subteam^S123>."
+    )
     escalation_mentions: list[str] = Field(
         default_factory=list, description="Mentioned after several consecutive failed runs."
     )
-    api_url: str | None = Field(default=None, description="Slack Web API base URL (tests use a local server).")
+    api_url: str | None = Field(
+        default=None, description="Slack Web API base URL (tests use a local server)."
+    )

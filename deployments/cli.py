@@ -43,9 +43,13 @@ def _deadline(value: str) -> int:
     try:
         seconds = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid deadline {value!r}: give whole seconds, e.g. --deadline 120") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid deadline {value!r}: give whole seconds, e.g. --deadline 120"
+        ) from None
     if not 5 <= seconds <= 3600:
-        raise argparse.ArgumentTypeError(f"deadline {seconds} s is out of range: between 5 and 3600")
+        raise argparse.ArgumentTypeError(
+            f"deadline {seconds} s is out of range: between 5 and 3600"
+        )
     return seconds
 
 
@@ -70,11 +74,21 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 
 
 def _gate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--version", dest="release_version", metavar="V", help="the version being released")
-    p.add_argument("--journeys", type=_journeys, metavar="LIST", help="comma-separated, e.g. auth,billing")
-    p.add_argument("--fail-on-flaky", action="store_true", help="a check that needed a retry fails the gate")
-    p.add_argument("--deadline", type=_deadline, default=120, metavar="S", help="seconds (default 120)")
-    p.add_argument("--mode", choices=("gate", "monitor"), default="gate", help="gate (default) or monitor")
+    p.add_argument(
+        "--version", dest="release_version", metavar="V", help="the version being released"
+    )
+    p.add_argument(
+        "--journeys", type=_journeys, metavar="LIST", help="comma-separated, e.g. auth,billing"
+    )
+    p.add_argument(
+        "--fail-on-flaky", action="store_true", help="a check that needed a retry fails the gate"
+    )
+    p.add_argument(
+        "--deadline", type=_deadline, default=120, metavar="S", help="seconds (default 120)"
+    )
+    p.add_argument(
+        "--mode", choices=("gate", "monitor"), default="gate", help="gate (default) or monitor"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gate = sub.add_parser("gate", help="run the release gate against an environment")
-    gate.add_argument("--env", required=True, metavar="NAME", help="environment: a block name, or 'sandbox'")
+    gate.add_argument(
+        "--env", required=True, metavar="NAME", help="environment: a block name, or 'sandbox'"
+    )
     _gate_options(gate)
     _output_options(gate)
 
@@ -96,8 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     journey.add_argument("--env", required=True, metavar="NAME")
     _output_options(journey)
 
-    demo = sub.add_parser("demo", help="start the sandbox, run the gate against it, stop everything")
-    demo.add_argument("--fault", type=_fault, action="append", default=[], metavar="NAME", help="repeatable")
+    demo = sub.add_parser(
+        "demo", help="start the sandbox, run the gate against it, stop everything"
+    )
+    demo.add_argument(
+        "--fault", type=_fault, action="append", default=[], metavar="NAME", help="repeatable"
+    )
     _gate_options(demo)
     _output_options(demo)
 

@@ -17,8 +17,15 @@ DEFAULT_VERSION = "1.0.0"
 
 # SMOKE_* settings that the sandbox must accept too: set one and the sandbox is started
 # with it, so a test can use unique marker values end to end.
-_SHARED = ("e2e_token", "test_email", "test_password", "other_email", "other_password",
-           "stripe_secret_key", "stripe_webhook_secret")
+_SHARED = (
+    "e2e_token",
+    "test_email",
+    "test_password",
+    "other_email",
+    "other_password",
+    "stripe_secret_key",
+    "stripe_webhook_secret",
+)
 
 
 def sandbox_credentials() -> SandboxCredentials:

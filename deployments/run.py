@@ -57,7 +57,9 @@ def run_gate(
     with ExitStack() as stack:
         config = prepare(stack, environment, version, sandbox_faults, report_dir)
         selected = journeys or list(JOURNEYS)
-        say(f"Gate {environment} ({config.base_url}) version {version or '(not checked)'}, mode {mode}")
+        say(
+            f"Gate {environment} ({config.base_url}) version {version or '(not checked)'}, mode {mode}"
+        )
         say(f"Journeys: {', '.join(selected)}; deadline {deadline_s} s; {prefect_where()}")
         started = time.perf_counter()
         outcome = run_flow(
@@ -72,7 +74,9 @@ def run_gate(
             ),
             deadline_s,
         )
-    result = outcome if isinstance(outcome, GateResult) else crashed(environment, version, mode, outcome)
+    result = (
+        outcome if isinstance(outcome, GateResult) else crashed(environment, version, mode, outcome)
+    )
     if not result.duration_s:
         result.duration_s = time.perf_counter() - started
     return report(result, outputs, report_dir)
@@ -133,7 +137,11 @@ def prepare(
     os.environ[EVIDENCE_ENV] = str((report_dir / "evidence").resolve())
     if environment == SANDBOX:
         faults = sandbox_faults or []
-        say("Starting the local sandbox" + (f" with faults: {', '.join(faults)}" if faults else "") + " ...")
+        say(
+            "Starting the local sandbox"
+            + (f" with faults: {', '.join(faults)}" if faults else "")
+            + " ..."
+        )
         sb = stack.enter_context(local_sandbox(faults, version or "1.0.0"))
         say(f"Sandbox ready at {sb.base_url} in {sb.ready_seconds:.1f} s")
     config = asyncio.run(resolve_environment(environment))
@@ -176,14 +184,20 @@ def run_flow(call: Callable[[], Awaitable[Any]], deadline_s: float) -> Any:
         try:
             return asyncio.run(bounded())
         except TimeoutError:
-            return SmokeSystemError(f"the run did not finish within its deadline of {deadline_s:g} s (+{GRACE_S:g} s grace)")
+            return SmokeSystemError(
+                f"the run did not finish within its deadline of {deadline_s:g} s (+{GRACE_S:g} s grace)"
+            )
         except Exception as e:
             return SmokeSystemError(f"the smoke system failed: {type(e).__name__}: {e}")
 
 
 def crashed(environment: str, version: str | None, mode: str, outcome: object) -> GateResult:
     """An ERROR result for a run that ended without a verdict."""
-    reason = str(outcome) if isinstance(outcome, BaseException) else f"the run ended without a result: {outcome!r}"
+    reason = (
+        str(outcome)
+        if isinstance(outcome, BaseException)
+        else f"the run ended without a result: {outcome!r}"
+    )
     return GateResult(
         verdict=Verdict.ERROR,
         environment=environment,
@@ -204,7 +218,10 @@ def report(result: GateResult, outputs: dict[str, Path | None], report_dir: Path
     )
     say()
     sys.stdout.write(render_summary(result))
-    say(f"report: {report_dir / 'report.md'}" + (f" (+{len(written) - 3} files)" if len(written) > 3 else ""))
+    say(
+        f"report: {report_dir / 'report.md'}"
+        + (f" (+{len(written) - 3} files)" if len(written) > 3 else "")
+    )
     return result.exit_code
 
 

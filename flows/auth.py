@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from playwright.async_api import Response, Route
+from playwright.async_api import Page, Response, Route
 from prefect import flow
 
 from smoke.results import JourneyResult
 from smoke.spec import AuthSpec, Request, render
-from tasks.browser import add_virtual_authenticator, appeared, traced_page
+from tasks.browser import add_virtual_authenticator, api_get, traced_page
 from tasks.checks import (
     CheckFailed,
     CheckSkipped,
@@ -103,7 +104,9 @@ async def me_identity(ctx: JourneyContext) -> Passed:
         )
     if isinstance(reply.body, dict) and spec.tenant_field in reply.body:
         ctx.variables["own_tenant"] = reply.body[spec.tenant_field]
-    return Passed(expected=f"signed in as {ctx.config.test_email}", actual=f"{spec.identity_field} = {who}")
+    return Passed(
+        expected=f"signed in as {ctx.config.test_email}", actual=f"{spec.identity_field} = {who}"
+    )
 
 
 async def _other_tenant(ctx: JourneyContext) -> str:
@@ -111,7 +114,9 @@ async def _other_tenant(ctx: JourneyContext) -> str:
     if config.other_tenant_id:
         return config.other_tenant_id
     if not config.other_email or config.other_password is None:
-        raise CheckSkipped("no second tenant configured (other_tenant_id, or other_email and other_password)")
+        raise CheckSkipped(
+            "no second tenant configured (other_tenant_id, or other_email and other_password)"
+        )
     token = await login(ctx, config.other_email, config.other_password.get_secret_value())
     reply = await send(ctx, _spec(ctx).me, token=token)
     expect(reply, _spec(ctx).me, "second tenant's identity")
@@ -142,7 +147,9 @@ async def tenant_isolation(ctx: JourneyContext) -> Passed:
             actual=f"status {reply.status}: {reply.excerpt()}",
             evidence=[reply.evidence()],
         )
-    return Passed(expected="own tenant 200, other tenant refused", actual=f"other tenant -> {reply.status}")
+    return Passed(
+        expected="own tenant 200, other tenant refused", actual=f"other tenant -> {reply.status}"
+    )
 
 
 async def _fill_login_form(ctx: JourneyContext, page: object) -> None:
@@ -168,7 +175,7 @@ async def browser_login(ctx: JourneyContext) -> Passed:
         await page.wait_for_selector(bl.email_selector)
         await _fill_login_form(ctx, page)
         landed = page.wait_for_url(bl.success_url, wait_until="commit")
-        waiters = [asyncio.ensure_future(landed)]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(landed)]
         if bl.error_selector:
             waiters.append(asyncio.ensure_future(page.wait_for_selector(bl.error_selector)))
         done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -185,16 +192,25 @@ async def browser_login(ctx: JourneyContext) -> Passed:
                 actual=f"stayed at {urlsplit(page.url).path}: {error}",
             )
         waiters[0].result()
-        me = await page.request.get(render(spec.me.path, ctx.variables))
-        body = await me.json() if me.ok else {}
-        who = body.get(spec.identity_field) if isinstance(body, dict) else None
-        if who != ctx.config.test_email:
-            raise CheckFailed(
-                "after the browser login the session is not the test identity",
-                expected=f"{spec.me.path} as {ctx.config.test_email}",
-                actual=f"status {me.status}, {spec.identity_field} = {who!r}",
-            )
-    return Passed(expected=f"back at {bl.success_url} as the test identity", actual=f"signed in as {who}")
+        await _expect_identity(ctx, page, "after the browser login")
+    return Passed(
+        expected=f"back at {bl.success_url} as the test identity",
+        actual="signed in as the test identity",
+    )
+
+
+async def _expect_identity(ctx: JourneyContext, page: Page, when: str) -> str:
+    """The page's session must be the test identity; returns who it is."""
+    spec = _spec(ctx)
+    status, body = await api_get(page, render(spec.me.path, ctx.variables))
+    who = body.get(spec.identity_field) if isinstance(body, dict) else None
+    if who != ctx.config.test_email:
+        raise CheckFailed(
+            f"{when} the session is not the test identity",
+            expected=f"{spec.me.path} as {ctx.config.test_email}",
+            actual=f"status {status}, {spec.identity_field} = {who!r}",
+        )
+    return str(who)
 
 
 def _forge_state(url: str) -> str:
@@ -258,12 +274,12 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
                 actual=f"stopped at {urlsplit(page.url).path}",
             )
         status = callback_statuses[0]
-        me = await page.request.get(render(spec.me.path, ctx.variables))
-        if status not in fs.expect_status or me.ok:
+        me_status, _ = await api_get(page, render(spec.me.path, ctx.variables))
+        if status not in fs.expect_status or me_status < 300:
             raise CheckFailed(
                 "the login callback accepted a forged state: a login CSRF is possible",
                 expected=f"status {' or '.join(map(str, fs.expect_status))} and no session",
-                actual=f"callback -> {status}, {spec.me.path} -> {me.status}",
+                actual=f"callback -> {status}, {spec.me.path} -> {me_status}",
             )
     return Passed(expected="forged state refused", actual=f"callback -> {status}, no session")
 
@@ -279,7 +295,9 @@ async def passkey_login(ctx: JourneyContext) -> Passed:
     async with traced_page(ctx, "passkey_login") as page:
         await add_virtual_authenticator(page)
         if pk.session_cookie:
-            await page.context.add_cookies([{"name": pk.session_cookie, "value": token, "url": ctx.config.base_url}])
+            await page.context.add_cookies(
+                [{"name": pk.session_cookie, "value": token, "url": ctx.config.base_url}]
+            )
         await page.goto(pk.page_path)
         status = page.locator(pk.status_selector)
         await page.click(pk.register_selector)
@@ -290,14 +308,7 @@ async def passkey_login(ctx: JourneyContext) -> Passed:
         await page.click(pk.login_selector)
         signed_in = render(pk.signed_in_text, ctx.variables)
         await _wait_for_status(page, pk.status_selector, signed_in, "signing in with the passkey")
-        me = await page.request.get(render(spec.me.path, ctx.variables))
-        who = (await me.json()).get(spec.identity_field) if me.ok else None
-        if who != ctx.config.test_email:
-            raise CheckFailed(
-                "after the passkey login the session is not the test identity",
-                expected=f"{spec.me.path} as {ctx.config.test_email}",
-                actual=f"status {me.status}, {spec.identity_field} = {who!r}",
-            )
+        await _expect_identity(ctx, page, "after the passkey login")
         final = (await status.inner_text()).strip()
     return Passed(expected=signed_in, actual=final)
 

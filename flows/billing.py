@@ -57,7 +57,9 @@ async def test_mode_interlock(ctx: JourneyContext) -> Passed:
     stripe_client(ctx.config)
     status_req = ctx.suite.preflight.e2e_status
     if status_req is None:
-        return Passed(expected="a Stripe test key", actual="test key (no e2e status endpoint to ask)")
+        return Passed(
+            expected="a Stripe test key", actual="test key (no e2e status endpoint to ask)"
+        )
     reply = await send(ctx, status_req)
     expect(reply, status_req, "e2e status")
     mode = field_of(reply, ctx.suite.preflight.stripe_mode_field, "e2e status")
@@ -79,7 +81,9 @@ async def cleanup_before(ctx: JourneyContext) -> Passed:
         raise CheckSkipped("no cleanup request configured")
     reply = await send(ctx, spec.cleanup, token=await session_token(ctx))
     expect(reply, spec.cleanup, "cleanup")
-    return Passed(expected="no subscription left from an earlier run", actual=f"status {reply.status}")
+    return Passed(
+        expected="no subscription left from an earlier run", actual=f"status {reply.status}"
+    )
 
 
 async def subscription(ctx: JourneyContext) -> dict[str, Any]:
@@ -156,7 +160,9 @@ async def declined_card(ctx: JourneyContext) -> Passed:
             expected=f"subscription status in {spec.inactive_values}",
             actual=f"status {status!r}",
         )
-    return Passed(expected="an error and no subscription", actual=f"{outcome[7:]!r}; status {status!r}")
+    return Passed(
+        expected="an error and no subscription", actual=f"{outcome[7:]!r}; status {status!r}"
+    )
 
 
 @check("cancel_returns_unchanged", writes=True)
@@ -187,7 +193,9 @@ async def cancel_returns_unchanged(ctx: JourneyContext) -> Passed:
             expected=f"status {before!r} unchanged",
             actual=f"status {after!r}",
         )
-    return Passed(expected="back on the cancel page, subscription unchanged", actual=f"status {after!r}")
+    return Passed(
+        expected="back on the cancel page, subscription unchanged", actual=f"status {after!r}"
+    )
 
 
 @check("checkout_success", writes=True)
@@ -241,7 +249,10 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
                 expected="Stripe subscription status 'active'",
                 actual=f"Stripe says {in_stripe!r}",
             )
-    return Passed(expected=f"{spec.active_value} (app and Stripe)", actual=f"active after {waited} ms, {polls} polls")
+    return Passed(
+        expected=f"{spec.active_value} (app and Stripe)",
+        actual=f"active after {waited} ms, {polls} polls",
+    )
 
 
 @check("unsigned_webhook_rejected", writes=True)
@@ -258,7 +269,9 @@ async def unsigned_webhook_rejected(ctx: JourneyContext) -> Passed:
 
     unsigned = await deliver({})
     forged = await deliver({"Stripe-Signature": signature_header(payload, "whsec_forged_by_smoke")})
-    accepted = [name for name, code in (("unsigned", unsigned), ("wrongly signed", forged)) if code < 300]
+    accepted = [
+        name for name, code in (("unsigned", unsigned), ("wrongly signed", forged)) if code < 300
+    ]
     if accepted:
         raise CheckFailed(
             f"the webhook endpoint accepted {' and '.join(accepted)} events: anyone can fake payments",
@@ -277,7 +290,10 @@ async def unsigned_webhook_rejected(ctx: JourneyContext) -> Passed:
                 actual=f"signed -> {code}",
             )
         signed = f"signed -> {code}"
-    return Passed(expected="unsigned and forged refused, signed accepted", actual=f"unsigned -> {unsigned}, forged -> {forged}, {signed}")
+    return Passed(
+        expected="unsigned and forged refused, signed accepted",
+        actual=f"unsigned -> {unsigned}, forged -> {forged}, {signed}",
+    )
 
 
 @check("subscription_cancelled", writes=True)
@@ -295,8 +311,12 @@ async def subscription_cancelled(ctx: JourneyContext) -> Passed:
     if not app_ok:
         raise CheckFailed(
             "cancelling the test subscription through the app failed",
-            expected=f"{spec.cancel_subscription.method} {spec.cancel_subscription.path} 2xx, then status in {spec.inactive_values}",
-            actual=f"status {reply.status}, then subscription {status!r}" + (" (cancelled in Stripe directly)" if sub_id else ""),
+            expected=(
+                f"{spec.cancel_subscription.method} {spec.cancel_subscription.path} 2xx, "
+                f"then status in {spec.inactive_values}"
+            ),
+            actual=f"status {reply.status}, then subscription {status!r}"
+            + (" (cancelled in Stripe directly)" if sub_id else ""),
             evidence=[reply.evidence()],
         )
     if client is not None and sub_id:
@@ -322,7 +342,11 @@ async def billing(environment: str = "sandbox") -> JourneyResult:
             return journey_result(ctx)
         cleaned = await run_check(ctx, cleanup_before)
         if cleaned.is_problem:
-            skip_rest(ctx, AFTER_INTERLOCK[1:], "not run: cleaning the test identity's billing data failed")
+            skip_rest(
+                ctx,
+                AFTER_INTERLOCK[1:],
+                "not run: cleaning the test identity's billing data failed",
+            )
             return journey_result(ctx)
         # These share the test identity's one subscription: they take turns, and the
         # ones that must leave it untouched go first.

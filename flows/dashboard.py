@@ -95,7 +95,9 @@ async def ui(ctx: JourneyContext) -> Passed:
         if spec.ready_selector and not await appeared(page, spec.ready_selector, READY_TIMEOUT_MS):
             # The page loaded but never finished rendering: a product failure, not a
             # transient one, so it is judged now rather than retried.
-            problems.append(f"never became ready ({spec.ready_selector} within {READY_TIMEOUT_MS} ms)")
+            problems.append(
+                f"never became ready ({spec.ready_selector} within {READY_TIMEOUT_MS} ms)"
+            )
         missing = [sel for sel in spec.elements if await page.locator(sel).count() == 0]
         await settle(page)
         if missing:
@@ -106,18 +108,21 @@ async def ui(ctx: JourneyContext) -> Passed:
             problems.append(f"failed requests: {'; '.join(watch.failed_requests[:3])}")
         if problems and watch.transient:
             # The page was hit by transient faults it did not recover from: retry it.
-            raise TransientError(f"the dashboard page did not recover from {'; '.join(watch.transient[:3])}")
+            raise TransientError(
+                f"the dashboard page did not recover from {'; '.join(watch.transient[:3])}"
+            )
         if problems:
             raise CheckFailed(
                 f"the dashboard page {spec.path} is broken: {problems[0]}",
                 expected=f"{len(spec.elements)} key elements, no console errors, no failed requests",
                 actual="; ".join(problems),
-                evidence=[Evidence(kind="log", label="page problems", excerpt="\n".join(problems)[:800])],
+                evidence=[
+                    Evidence(kind="log", label="page problems", excerpt="\n".join(problems)[:800])
+                ],
             )
     return Passed(
         expected=f"{len(spec.elements)} key elements, no console errors, no failed requests",
         actual="all present, clean console",
-        recovered=watch.transient,
     )
 
 

@@ -25,6 +25,7 @@ from smoke.verdict import decide
 from tasks import browser, progress
 from tasks.context import skipped_journey
 from tasks.report import record_results
+from tasks.slack import flow_run_url, notify, notify_crash
 
 JourneyName = Literal["auth", "onboarding", "billing", "dashboard"]
 Mode = Literal["gate", "monitor"]
@@ -42,13 +43,20 @@ def gate_run_name() -> str:
     return " ".join(p for p in (mode, params.get("environment", "?"), version) if p)
 
 
-@flow(name="release-gate", flow_run_name=gate_run_name, persist_result=False, log_prints=False)
+@flow(
+    name="release-gate",
+    flow_run_name=gate_run_name,
+    persist_result=False,
+    log_prints=False,
+    on_crashed=[notify_crash],
+)
 async def release_gate(
     environment: Annotated[
         str, Field(description="Environment to test: a SmokeEnvironment block name, or 'sandbox'.")
     ] = "sandbox",
     version: Annotated[
-        str | None, Field(description="Version being released; the target must report exactly this.")
+        str | None,
+        Field(description="Version being released; the target must report exactly this."),
     ] = None,
     journeys: Annotated[
         list[JourneyName] | None, Field(description="Journeys to run; all when empty.")
@@ -60,7 +68,8 @@ async def release_gate(
         bool, Field(description="Treat a check that passed only on a retry as a failure.")
     ] = False,
     deadline_s: Annotated[
-        int, Field(ge=5, le=3600, description="The whole gate must finish within this many seconds.")
+        int,
+        Field(ge=5, le=3600, description="The whole gate must finish within this many seconds."),
     ] = 120,
 ) -> Any:
     """Preflight, then the selected journeys concurrently; FAIL/ERROR end the run Failed."""
@@ -76,7 +85,11 @@ async def release_gate(
     else:
         results = await run_until_deadline(environment, version, selected, suite, deadline_s)
         decision = decide([c for j in results for c in j.checks], fail_on_flaky=fail_on_flaky)
-        result.verdict, result.reasons, result.warnings = decision.verdict, decision.reasons, decision.warnings
+        result.verdict, result.reasons, result.warnings = (
+            decision.verdict,
+            decision.reasons,
+            decision.warnings,
+        )
         result.journeys = results
         if decision.verdict is Verdict.ERROR:
             result.error_kind = "system"
@@ -86,16 +99,6 @@ async def release_gate(
     return await finish(result)
 
 
-def flow_run_url(flow_run_id: str | None) -> str | None:
-    """The run's page in the Prefect UI; None in ephemeral mode, where it would not outlive us."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
-
-    if not flow_run_id or not PREFECT_API_URL.value():
-        return None
-    ui = PREFECT_UI_URL.value() or str(PREFECT_API_URL.value()).removesuffix("/api")
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}"
-
-
 async def finish(result: GateResult) -> State[Any]:
     """Record the result (always), then end Completed on PASS, Failed otherwise."""
     logger = get_run_logger()
@@ -103,6 +106,11 @@ async def finish(result: GateResult) -> State[Any]:
         await record_results(result)
     except Exception as e:  # a lost artifact must not turn into a lost verdict
         logger.error("Could not record the result artifacts: %s", scrub(str(e)))
+    try:
+        # Never raises and never changes the verdict; a failure to notify is logged.
+        await notify(result, result.environment)
+    except Exception as e:  # only when Prefect could not run the task at all
+        logger.error("Could not notify Slack: %s", scrub(str(e)))
     summary = f"{result.verdict.value}: {result.environment} {result.version or ''}".strip()
     if result.verdict is Verdict.PASS:
         return Completed(message=summary, data=result)
@@ -153,6 +161,7 @@ def timed_out(journey: str, collected: list[CheckResult], deadline_s: float) -> 
 
 async def run_journey(name: str, environment: str, version: str | None = None) -> JourneyResult:
     """Run one journey subflow; a crash becomes an error result, never a lost journey."""
+    state: Any
     if name == PREFLIGHT:
         state = await preflight(environment, version, return_state=True)
     else:
@@ -160,7 +169,11 @@ async def run_journey(name: str, environment: str, version: str | None = None) -
     outcome = await state.result(raise_on_failure=False)
     if isinstance(outcome, JourneyResult):
         return outcome
-    message = scrub(f"{type(outcome).__name__}: {outcome}" if isinstance(outcome, BaseException) else str(state.message))
+    message = scrub(
+        f"{type(outcome).__name__}: {outcome}"
+        if isinstance(outcome, BaseException)
+        else str(state.message)
+    )
     return JourneyResult(
         name=name,
         checks=[
@@ -191,7 +204,9 @@ async def run_journeys(environment: str, names: list[str]) -> dict[str, JourneyR
 
         runs[name] = asyncio.create_task(run())
         waiter = asyncio.create_task(started.wait())
-        await asyncio.wait([runs[name], waiter], timeout=START_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [runs[name], waiter], timeout=START_WAIT_S, return_when=asyncio.FIRST_COMPLETED
+        )
         waiter.cancel()
     try:
         done = await asyncio.gather(*runs.values())

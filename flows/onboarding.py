@@ -72,7 +72,9 @@ async def preview_matches(ctx: JourneyContext) -> Passed:
     reply = await send(ctx, preview.request)
     expect(reply, preview.request, "preview")
     body = reply.body if isinstance(reply.body, dict) else {}
-    wrong = {f: body.get(f, "<missing>") for f in preview.fields if body.get(f) != ctx.variables.get(f)}
+    wrong = {
+        f: body.get(f, "<missing>") for f in preview.fields if body.get(f) != ctx.variables.get(f)
+    }
     if wrong:
         raise CheckFailed(
             f"the preview does not show what was submitted: {', '.join(wrong)}",
@@ -137,7 +139,11 @@ async def welcome_email(ctx: JourneyContext) -> Passed:
         f"no welcome email within {spec.timeout_s:g} s",
         expected=f"an email with {spec.subject_contains!r} in the subject to {ctx.variables.get('email')}",
         actual=f"{len(last)} message(s), none matching",
-        evidence=[Evidence(kind="response", label="inbox", excerpt=str([m.get("subject") for m in last])[:300])],
+        evidence=[
+            Evidence(
+                kind="response", label="inbox", excerpt=str([m.get("subject") for m in last])[:300]
+            )
+        ],
     )
 
 
@@ -163,7 +169,8 @@ async def onboarding(environment: str = "sandbox") -> JourneyResult:
             if result.is_problem:
                 skip_rest(
                     ctx,
-                    [f"step.{s.name}" for s in spec.steps[i + 1 :]] + ["preview_matches", "welcome_email"],
+                    [f"step.{s.name}" for s in spec.steps[i + 1 :]]
+                    + ["preview_matches", "welcome_email"],
                     f"not run: step {step.name} failed and later steps need its output",
                 )
                 return journey_result(ctx)

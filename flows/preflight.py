@@ -35,7 +35,9 @@ async def health(ctx: JourneyContext) -> Passed:
             actual=f"{spec.status_field} = {status!r}: {reply.excerpt()}",
             evidence=[reply.evidence()],
         )
-    return Passed(expected="healthy", actual=f"{status} ({reply.elapsed_ms} ms)", elapsed_ms=reply.elapsed_ms)
+    return Passed(
+        expected="healthy", actual=f"{status} ({reply.elapsed_ms} ms)", elapsed_ms=reply.elapsed_ms
+    )
 
 
 @check("version")
@@ -93,7 +95,9 @@ async def e2e_token_required(ctx: JourneyContext) -> Passed:
 
 
 @flow(name="preflight", flow_run_name="preflight-{environment}", persist_result=False)
-async def preflight(environment: str = "sandbox", version_expected: str | None = None) -> JourneyResult:
+async def preflight(
+    environment: str = "sandbox", version_expected: str | None = None
+) -> JourneyResult:
     """Health, deployed version, Stripe test mode and e2e protection of the target."""
     async with open_journey(JOURNEY, environment) as ctx:
         await asyncio.gather(

@@ -36,14 +36,18 @@ async def seed_tier(environment: str, tier: str) -> dict[str, Any]:
         ctx.http.timeout = ctx.http.timeout.__class__(SEED_TIMEOUT_S)
         reply = await send(ctx, SEED.model_copy(update={"body": {"tier": tier}}))
         if reply.status != 200 or not isinstance(reply.body, dict):
-            raise SmokeSystemError(f"seeding tier {tier!r} failed: status {reply.status}: {reply.excerpt()}")
+            raise SmokeSystemError(
+                f"seeding tier {tier!r} failed: status {reply.status}: {reply.excerpt()}"
+            )
         return reply.body
 
 
 @flow(name="seed", flow_run_name="seed-{environment}-{tier}", persist_result=False)
 async def seed(
     environment: Annotated[str, Field(description="Environment to seed.")] = "sandbox",
-    tier: Annotated[Tier, Field(description="smoke: 2 tenants; dev: 10; perf: 100 and 50,000+ records.")] = "smoke",
+    tier: Annotated[
+        Tier, Field(description="smoke: 2 tenants; dev: 10; perf: 100 and 50,000+ records.")
+    ] = "smoke",
 ) -> dict[str, Any]:
     """Seed the environment's test data; running it twice changes nothing."""
     await resolve_environment(environment)

@@ -24,6 +24,20 @@ button {{ padding: .4rem .9rem; }}
 .error {{ color: #b00020; }}
 li {{ margin: .2rem 0; }}
 </style>
+<script>
+// Like any production front end, the pages retry a request that failed transiently
+// (429, 502, 503, 504) twice with a short backoff before giving up.
+(() => {{
+  const plainFetch = window.fetch.bind(window);
+  window.fetch = async (input, init) => {{
+    for (let attempt = 0; ; attempt++) {{
+      const response = await plainFetch(input, init);
+      if (![429, 502, 503, 504].includes(response.status) || attempt === 2) return response;
+      await new Promise((resolve) => setTimeout(resolve, 150 * 2 ** attempt));
+    }}
+  }};
+}})();
+</script>
 </head>
 """
 

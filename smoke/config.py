@@ -51,7 +51,8 @@ class SmokeConfig(BaseModel):
     )
     other_password: SecretStr | None = Field(default=None, description="That user's password.")
     other_tenant_id: str | None = Field(
-        default=None, description="The second tenant's id; found by signing in as other_email when unset."
+        default=None,
+        description="The second tenant's id; found by signing in as other_email when unset.",
     )
     e2e_token: SecretStr | None = Field(
         default=None, description="X-E2E-Test-Token for the target's e2e endpoints."

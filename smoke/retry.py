@@ -15,6 +15,11 @@ TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 # second, and the gate has a wall-time budget of a few seconds.
 RETRIES = 3
 BACKOFF_FACTOR_S = 0.2
+# One request answered 429/5xx is repeated at once (twice, 0.1 s then 0.2 s) before the
+# whole check is retried: a check that makes several requests would otherwise almost
+# never get through a target that fails one request in three.
+REQUEST_RETRIES = 2
+REQUEST_BACKOFF_S = 0.1
 
 
 class TransientError(Exception):
@@ -30,6 +35,17 @@ class TransientError(Exception):
 def is_transient_status(status_code: int) -> bool:
     """429, 502, 503 and 504 are worth another attempt."""
     return status_code in TRANSIENT_STATUS
+
+
+def repeat_request(method: str, status: int, expected: list[int] | tuple[int, ...] = ()) -> bool:
+    """Worth repeating this one request at once? A transient status, and safe to repeat.
+
+    A POST is repeated only on 429/503, which say the request was not processed; after
+    a 502/504 it may have been, and a second signup would be a different failure.
+    """
+    if status in expected or not is_transient_status(status):
+        return False
+    return method.upper() in ("GET", "HEAD", "PUT", "DELETE") or status in (429, 503)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 from smoke.browser import launch_options
 from smoke.results import Evidence
-from smoke.retry import TRANSIENT_STATUS
+from smoke.retry import REQUEST_BACKOFF_S, REQUEST_RETRIES, TRANSIENT_STATUS, repeat_request
 from smoke.scrub import scrubber
+from tasks.checks import note_recovered
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
@@ -118,6 +119,7 @@ async def traced_page(
     context = await ctx.browser_context()
     await context.tracing.start_chunk(title=f"{ctx.journey}.{check}")
     page = await context.new_page()
+    watch = PageWatch(page)
     try:
         yield page
     except BaseException:
@@ -125,6 +127,8 @@ async def traced_page(
         raise
     else:
         await context.tracing.stop_chunk()
+        for seen in watch.transient:
+            note_recovered(f"page request {seen}")
     finally:
         await page.close()
         await context.clear_cookies()
@@ -143,13 +147,17 @@ async def _keep_evidence(
             path=str(shot), full_page=True, mask=[page.locator(s) for s in mask], timeout=5000
         )
         kept.append(Evidence(kind="screenshot", label=f"{stem} screenshot", path=str(shot)))
-    except Exception:  # noqa: S110 - a page that cannot be captured still has its trace
+    except Exception:
         pass
     try:
         await context.tracing.stop_chunk(path=str(trace))
         scrubber.file(Path(trace))
-        kept.append(Evidence(kind="trace", label=f"{stem} trace (npx playwright show-trace)", path=str(trace)))
-    except Exception:  # noqa: S110
+        kept.append(
+            Evidence(
+                kind="trace", label=f"{stem} trace (npx playwright show-trace)", path=str(trace)
+            )
+        )
+    except Exception:
         pass
     return kept
 
@@ -169,13 +177,13 @@ async def settle(page: Page, timeout_ms: int = 3000) -> None:
     """Wait for the network to go quiet, so late errors and requests are seen."""
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-    try:
+    with suppress(PlaywrightTimeout):
         await page.wait_for_load_state("networkidle", timeout=timeout_ms)
-    except PlaywrightTimeout:
-        pass
 
 
-_TRANSIENT_CONSOLE = re.compile(r"Failed to load resource: the server responded with a status of (429|502|503|504)\b")
+_TRANSIENT_CONSOLE = re.compile(
+    r"Failed to load resource: the server responded with a status of (429|502|503|504)\b"
+)
 
 
 class PageWatch:
@@ -220,6 +228,21 @@ class PageWatch:
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def api_get(page: Page, path: str) -> tuple[int, Any]:
+    """GET ``path`` with the page's cookies; repeats a transient answer like ``tasks.http``."""
+    for attempt in range(REQUEST_RETRIES + 1):
+        response = await page.request.get(path)
+        if attempt == REQUEST_RETRIES or not repeat_request("GET", response.status):
+            break
+        note_recovered(f"GET {path} -> {response.status}")
+        await asyncio.sleep(REQUEST_BACKOFF_S * 2**attempt)
+    try:
+        body = await response.json()
+    except Exception:
+        body = None
+    return response.status, body
 
 
 async def add_virtual_authenticator(page: Page) -> str:

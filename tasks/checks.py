@@ -8,9 +8,11 @@ configuration in the smoke system and becomes an ``error`` result, never a pass.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
@@ -72,6 +74,17 @@ class CheckSkipped(Exception):
     """The check does not apply (disabled, read-only environment, missing prerequisite)."""
 
 
+# Transient faults a check's requests or pages recovered from in the current attempt.
+_recovered: ContextVar[list[str] | None] = ContextVar("smoke_recovered", default=None)
+
+
+def note_recovered(what: str) -> None:
+    """Record that the running check survived a transient fault (it will read flaky)."""
+    seen = _recovered.get()
+    if seen is not None and what not in seen:
+        seen.append(what)
+
+
 def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
     """Prefect's retry_condition_fn: retry only transient faults."""
     exc = state.data
@@ -99,12 +112,20 @@ def check(
             ctx.evidence.pop(name, None)
             opts = ctx.options(name)
             started = time.perf_counter()
+            recovered: list[str] = []
+            token = _recovered.set(recovered)
             try:
                 outcome = await body(ctx, *args, **kwargs)
             except CheckFailed as f:
                 return ctx.result(
-                    name, Status.FAILED, attempt, started,
-                    expected=f.expected, actual=f.actual, message=f.message, evidence=f.evidence,
+                    name,
+                    Status.FAILED,
+                    attempt,
+                    started,
+                    expected=f.expected,
+                    actual=f.actual,
+                    message=f.message,
+                    evidence=f.evidence,
                 )
             except CheckSkipped as s:
                 return ctx.result(name, Status.SKIPPED, attempt, started, message=str(s))
@@ -115,25 +136,42 @@ def check(
                     )
                     raise TransientError(describe_error(e)) from None
                 return ctx.result(
-                    name, Status.ERROR, attempt, started,
+                    name,
+                    Status.ERROR,
+                    attempt,
+                    started,
                     message=f"the smoke system could not run this check: {describe_error(e)}",
                 )
+            finally:
+                _recovered.reset(token)
+            outcome.recovered.extend(r for r in recovered if r not in outcome.recovered)
             notes = [outcome.message] if outcome.message else []
             status = Status.PASSED
             budget = opts.budget_ms
-            if budget is not None and outcome.elapsed_ms is not None and outcome.elapsed_ms > budget:
+            if (
+                budget is not None
+                and outcome.elapsed_ms is not None
+                and outcome.elapsed_ms > budget
+            ):
                 status = Status.DEGRADED
                 notes.insert(0, f"answered in {outcome.elapsed_ms} ms, over its {budget} ms budget")
             if outcome.recovered:
-                notes.insert(0, f"recovered from transient faults: {'; '.join(outcome.recovered[:3])}")
+                notes.insert(
+                    0, f"recovered from transient faults: {'; '.join(outcome.recovered[:3])}"
+                )
             # Flaky outranks degraded: it is the one fail_on_flaky can turn into a FAIL.
             if attempt > 1 or outcome.recovered:
                 status = Status.FLAKY
             outcome.message = "; ".join(notes)
             return ctx.result(
-                name, status, attempt, started,
-                expected=outcome.expected, actual=outcome.actual,
-                message=outcome.message, evidence=outcome.evidence,
+                name,
+                status,
+                attempt,
+                started,
+                expected=outcome.expected,
+                actual=outcome.actual,
+                message=outcome.message,
+                evidence=outcome.evidence,
             )
 
         # Prefect binds call arguments against the signature it finds through
@@ -154,7 +192,7 @@ def check(
             retry_condition_fn=retry_if_transient,
             cache_policy=NO_CACHE,
             persist_result=False,
-        )(run)
+        )(run)  # type: ignore[arg-type]  # an async task: Prefect awaits the coroutine
 
     return decorate
 
@@ -193,19 +231,25 @@ async def run_check(
     opts: CheckOptions = ctx.options(name)
     started = time.perf_counter()
     if not opts.enabled:
-        result = ctx.result(name, Status.SKIPPED, 0, started, message="disabled in this environment")
+        result = ctx.result(
+            name, Status.SKIPPED, 0, started, message="disabled in this environment"
+        )
     elif check_task.fn.__dict__["writes"] and not ctx.config.writes_allowed:
         result = ctx.result(
-            name, Status.SKIPPED, 0, started,
+            name,
+            Status.SKIPPED,
+            0,
+            started,
             message="writes data; skipped in a production environment (set allow_writes to run it)",
         )
     else:
         state = await check_task(ctx, *args, return_state=True, **kwargs)
         outcome = await state.result(raise_on_failure=False)
-        if isinstance(outcome, CheckResult):
-            result = outcome
-        else:
-            result = _gave_up(ctx, name, outcome, state.message, started)
+        result = (
+            outcome
+            if isinstance(outcome, CheckResult)
+            else _gave_up(ctx, name, outcome, state.message, started)
+        )
     ctx.record(result)
     return result
 
@@ -245,8 +289,6 @@ def journey_result(ctx: JourneyContext) -> JourneyResult:
 
 def announce(result: CheckResult) -> None:
     """Log a finished check on the run and tell in-process listeners (the CLI's live view)."""
-    try:
+    with contextlib.suppress(Exception):
         get_run_logger().info(progress_line(result).strip())
-    except Exception:  # noqa: S110 - logging outside a run context is optional
-        pass
     progress.publish(result)

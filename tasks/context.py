@@ -33,12 +33,16 @@ USER_AGENT = "smoke-flows/0.1 (+release gate)"
 class JourneyContext:
     """Configuration, clients and collected results of one journey run."""
 
-    def __init__(self, journey: str, config: SmokeConfig, suite: SuiteSpec, evidence_dir: Path) -> None:
+    def __init__(
+        self, journey: str, config: SmokeConfig, suite: SuiteSpec, evidence_dir: Path
+    ) -> None:
         self.journey = journey
         self.config = config
         self.suite = suite
         # Utility flows (seed) use the context without being a journey of the contract.
-        self.spec: JourneyBase = suite.journey(journey) if journey in type(suite).model_fields else JourneyBase()
+        self.spec: JourneyBase = (
+            suite.journey(journey) if journey in type(suite).model_fields else JourneyBase()
+        )
         self.evidence_dir = evidence_dir
         self.http = httpx.AsyncClient(
             base_url=config.api_base,

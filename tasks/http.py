@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -10,9 +11,15 @@ from urllib.parse import urlsplit
 from smoke.contracts import describe, excerpt, validate
 from smoke.errors import ConfigError
 from smoke.results import Evidence
-from smoke.retry import TransientError, is_transient_status
+from smoke.retry import (
+    REQUEST_BACKOFF_S,
+    REQUEST_RETRIES,
+    TransientError,
+    is_transient_status,
+    repeat_request,
+)
 from smoke.spec import Request, field_value, render
-from tasks.checks import CheckFailed, CheckSkipped
+from tasks.checks import CheckFailed, CheckSkipped, note_recovered
 
 if TYPE_CHECKING:
     from tasks.context import JourneyContext
@@ -72,9 +79,16 @@ async def send(
         kwargs["params"] = render(req.params, values)
     if body is not None:
         kwargs["json" if req.body_format == "json" else "data"] = body
-    started = time.perf_counter()
-    response = await ctx.http.request(req.method, path, **kwargs)
-    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    for attempt in range(REQUEST_RETRIES + 1):
+        started = time.perf_counter()
+        response = await ctx.http.request(req.method, path, **kwargs)
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        status = response.status_code
+        if attempt == REQUEST_RETRIES or not repeat_request(req.method, status, req.expect_status):
+            break
+        # A quick retry of this one request; the check still reads flaky for it.
+        note_recovered(f"{req.method} {path.split('?')[0]} -> {status}")
+        await asyncio.sleep(REQUEST_BACKOFF_S * 2**attempt)
     try:
         parsed: Any = response.json()
     except ValueError:
@@ -88,7 +102,8 @@ async def send(
         elapsed_ms=elapsed_ms,
         headers=dict(response.headers),
     )
-    if is_transient_status(response.status_code):
+    # A status the contract expects (a health endpoint's 503, say) is an answer, not a fault.
+    if is_transient_status(response.status_code) and response.status_code not in req.expect_status:
         raise TransientError(
             f"{req.method} {reply.path} answered {response.status_code}",
             expected=f"status {' or '.join(map(str, req.expect_status))}",
@@ -105,7 +120,9 @@ def e2e_token(ctx: JourneyContext, path: str) -> str:
             "environment's api_url."
         )
     if ctx.config.e2e_token is None:
-        raise CheckSkipped("needs the target's e2e token (set SMOKE_E2E_TOKEN or the block's e2e_token)")
+        raise CheckSkipped(
+            "needs the target's e2e token (set SMOKE_E2E_TOKEN or the block's e2e_token)"
+        )
     return ctx.config.e2e_token.get_secret_value()
 
 
@@ -189,5 +206,7 @@ async def _sign_in_test_identity(ctx: JourneyContext) -> str:
             token = await login(ctx, config.test_email, config.test_password.get_secret_value())
         except CheckFailed as f:
             # Not this check's failure: the auth journey's password_login check owns it.
-            raise CheckSkipped(f"needs a signed-in test identity, and login failed: {f.message}") from None
+            raise CheckSkipped(
+                f"needs a signed-in test identity, and login failed: {f.message}"
+            ) from None
     return token

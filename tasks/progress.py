@@ -28,7 +28,7 @@ def publish(result: CheckResult) -> None:
     for listener in list(_listeners):
         try:
             listener(result)
-        except Exception:  # noqa: S112 - progress display is best effort
+        except Exception:
             continue
 
 

@@ -20,7 +20,13 @@ def artifact_key(kind: str, environment: str) -> str:
     return f"smoke-{kind}-{slug}"
 
 
-@task(name="record-results", cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[1, 2])
+@task(
+    name="record-results",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=[1, 2],
+)
 async def record_results(result: GateResult) -> None:
     """Markdown report, check table and the JSON result as artifacts of the gate's run."""
     verdict = result.verdict.value

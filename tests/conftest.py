@@ -14,6 +14,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "CRITICAL")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "CRITICAL")
-for _name in [n for n in os.environ if n.startswith(("SMOKE_", "PREFECT_API_"))]:
+_KEEP = {"SMOKE_UPDATE_SNAPSHOTS"}  # a switch for the tests themselves, not a setting
+for _name in [n for n in os.environ if n.startswith(("SMOKE_", "PREFECT_API_")) and n not in _KEEP]:
     # A developer's real environment must never be what a test talks to.
     del os.environ[_name]

@@ -29,7 +29,12 @@ FAULT_TABLE: dict[str, tuple[list[str], Verdict, set[str], dict[str, Status]]] =
     "onboarding.chain_broken": (["onboarding"], FAIL, {"onboarding.step.workspace"}, {}),
     "onboarding.preview_drift": (["onboarding"], FAIL, {"onboarding.preview_matches"}, {}),
     "onboarding.email_missing": (["onboarding"], FAIL, {"onboarding.welcome_email"}, {}),
-    "billing.webhook_unsigned_accepted": (["billing"], FAIL, {"billing.unsigned_webhook_rejected"}, {}),
+    "billing.webhook_unsigned_accepted": (
+        ["billing"],
+        FAIL,
+        {"billing.unsigned_webhook_rejected"},
+        {},
+    ),
     "billing.webhook_dropped": (["billing"], FAIL, {"billing.subscription_active"}, {}),
     "billing.decline_accepted": (["billing"], FAIL, {"billing.declined_card"}, {}),
     "billing.cancel_broken": (["billing"], FAIL, {"billing.cancel_returns_unchanged"}, {}),
@@ -42,7 +47,7 @@ FAULT_TABLE: dict[str, tuple[list[str], Verdict, set[str], dict[str, Status]]] =
     "dashboard.slow": (["dashboard"], PASS, set(), {"dashboard.feed": Status.DEGRADED}),
     "e2e.token_ignored": (["dashboard"], FAIL, {"preflight.e2e_token_required"}, {}),
 }
-# Transient faults: the whole gate, which must still pass.
+# Transient faults: the gate must still pass (tests of their own below).
 TRANSIENT = ["transient.http_503", "transient.slow_start"]
 
 
@@ -59,7 +64,13 @@ def test_healthy_sandbox_passes_with_every_check_passed(run_gate: Any) -> None:
     assert result.verdict is PASS, result.reasons
     statuses = {c.key: c.status for c in result.all_checks()}
     assert set(statuses.values()) == {Status.PASSED}, statuses
-    assert [j.name for j in result.journeys] == ["preflight", "auth", "onboarding", "billing", "dashboard"]
+    assert [j.name for j in result.journeys] == [
+        "preflight",
+        "auth",
+        "onboarding",
+        "billing",
+        "dashboard",
+    ]
     for journey in result.journeys[1:]:
         assert len(journey.checks) >= 4, journey.name
     assert result.exit_code == 0
@@ -81,19 +92,27 @@ def test_fault_is_caught_by_the_right_check(name: str, run_gate: Any, fault: Any
     assert result.exit_code == (1 if verdict is FAIL else 0)
 
 
-@pytest.mark.parametrize("name", TRANSIENT)
-def test_transient_fault_passes_with_retries(name: str, run_gate: Any, fault: Any) -> None:
-    fault(name)
+def test_transient_http_503_passes_with_flaky_checks(run_gate: Any, fault: Any) -> None:
+    fault("transient.http_503")
     result = run_gate("sandbox", version="1.0.0")
     assert result.verdict is PASS, (result.reasons, {c.key: c.message for c in result.problems()})
     assert not result.problems()
-    statuses = [c.status for c in result.all_checks()]
-    if name == "transient.http_503":
-        flaky = [c for c in result.all_checks() if c.status is Status.FLAKY]
-        assert flaky, "a 503 on every third request must show up as flaky checks"
-        assert any("flaky" in w for w in result.warnings)
-    else:
-        assert Status.DEGRADED in statuses or Status.FLAKY in statuses or Status.PASSED in statuses
+    flaky = [c for c in result.all_checks() if c.status is Status.FLAKY]
+    assert flaky, "a 503 on every third request must show up as flaky checks"
+    assert all("recovered" in c.message or c.attempts > 1 for c in flaky), flaky
+    assert any("flaky" in w for w in result.warnings)
+
+
+def test_transient_slow_start_passes_and_reads_slow(run_gate: Any, fault: Any) -> None:
+    # Every first request of a kind takes 2 s: a whole gate would spend half a minute on
+    # it, so two journeys stand for the rest (the soak runs the whole gate).
+    fault("transient.slow_start")
+    result = run_gate("sandbox", version="1.0.0", journeys=["onboarding", "dashboard"])
+    assert result.verdict is PASS, (result.reasons, {c.key: c.message for c in result.problems()})
+    statuses = {c.key: c.status for c in result.all_checks()}
+    # The feed has a 1 s budget: its first, 2 s answer is over it.
+    assert statuses["dashboard.feed"] is Status.DEGRADED, statuses
+    assert any("slow" in w for w in result.warnings)
 
 
 def test_fail_on_flaky_turns_flaky_into_fail(run_gate: Any, fault: Any) -> None:

@@ -48,9 +48,15 @@ def test_the_default_contract_loads() -> None:
 
 
 def test_unset_check_options_are_defaults() -> None:
-    assert load_spec().dashboard.options("feed") == CheckOptions(
+    assert load_spec().auth.options("me_identity") == CheckOptions(
         enabled=True, blocking=True, budget_ms=None
     )
+
+
+def test_check_inherits_the_journey_budget_unless_it_sets_its_own() -> None:
+    spec = load_spec(inline={"dashboard": {"checks": {"alerts": {"budget_ms": 250}}}})
+    assert spec.dashboard.options("feed").budget_ms == 1000
+    assert spec.dashboard.options("alerts").budget_ms == 250
 
 
 def test_default_contract_is_not_mutated_by_overrides() -> None:

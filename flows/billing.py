@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect import flow
 
-from smoke.results import JourneyResult
+from smoke.results import Evidence, JourneyResult
 from smoke.scrub import scrubber
 from smoke.spec import BillingSpec, Request
 from tasks.browser import traced_page
@@ -223,9 +223,11 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
     started = time.monotonic()
     delay, polls = 0.1, 0
     body: dict[str, Any] = {}
+    history: list[str] = []
     while True:
         polls += 1
         body = await subscription(ctx)
+        history.append(f"{time.monotonic() - started:5.1f} s  {body}")
         if body.get(spec.subscription_status_field) == spec.active_value:
             break
         if time.monotonic() - started + delay > spec.poll_timeout_s:
@@ -234,6 +236,9 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
                 "the webhook was not processed",
                 expected=f"status {spec.active_value!r} within {spec.poll_timeout_s:g} s",
                 actual=f"status {body.get(spec.subscription_status_field)!r} after {polls} polls",
+                evidence=[
+                    Evidence(kind="response", label="subscription status polls", excerpt="\n".join(history[-10:]))
+                ],
             )
         await asyncio.sleep(delay)
         delay = min(delay * 2, 2.0)

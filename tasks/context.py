@@ -83,6 +83,8 @@ class JourneyContext:
     ) -> CheckResult:
         """A scrubbed CheckResult for ``check``, with the evidence gathered for it."""
         gathered = (evidence or []) + self.evidence.pop(check, [])
+        if status in (Status.FAILED, Status.ERROR):
+            gathered = [self._as_file(check, i, e) for i, e in enumerate(gathered)]
         return CheckResult(
             journey=self.journey,
             check=check,
@@ -98,6 +100,15 @@ class JourneyContext:
                 for e in gathered
             ],
         )
+
+    def _as_file(self, check: str, index: int, evidence: Evidence) -> Evidence:
+        """Keep a failed check's response excerpt as a file too, so it has a path to open."""
+        if evidence.path or not evidence.excerpt:
+            return evidence
+        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        path = self.evidence_dir / f"{self.journey}.{check}.{evidence.kind}-{index + 1}.txt"
+        path.write_text(scrub(f"{evidence.label}\n\n{evidence.excerpt}\n"), encoding="utf-8")
+        return evidence.model_copy(update={"path": str(path), "excerpt": scrub(evidence.excerpt)})
 
     def record(self, result: CheckResult) -> None:
         """Keep a finished check's result and announce it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
@@ -41,10 +42,29 @@ def prefect_api_configured() -> bool:
     return bool(PREFECT_API_URL.value())
 
 
+async def check_prefect_api(timeout_s: float = 5.0) -> None:
+    """Fail fast when the configured Prefect API does not answer its health check.
+
+    Prefect's client retries a dead server with backoff for about a minute; a release
+    pipeline should hear within seconds that the smoke system cannot run.
+    """
+    url = f"{str(PREFECT_API_URL.value()).rstrip('/')}/health"
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            response = await client.get(url)
+        response.raise_for_status()
+    except httpx.HTTPError as e:
+        raise SmokeSystemError(
+            f"The Prefect API at {PREFECT_API_URL.value()} is not answering ({type(e).__name__}: {e}). "
+            "Start it (`prefect server start`) or fix PREFECT_API_URL."
+        ) from e
+
+
 async def load_block(name: str) -> SmokeConfig | None:
     """The SmokeEnvironment block ``name`` from the configured Prefect API, if it exists."""
     if not prefect_api_configured():
         return None
+    await check_prefect_api()
     try:
         block: SmokeEnvironment = await SmokeEnvironment.aload(name)
     except (ValueError, ObjectNotFound):

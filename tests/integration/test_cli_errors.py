@@ -1,0 +1,148 @@
+"""Bad input gets a clear message and the documented exit code, before any network call."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SMOKE = str(Path(sys.executable).with_name("smoke"))
+
+
+def smoke(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SMOKE_", "PREFECT_API"))}
+    return subprocess.run(
+        [SMOKE, *args], env=clean | env, capture_output=True, text=True, timeout=60
+    )
+
+
+class Listener:
+    """A loopback TCP port that counts the connections made to it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    sink = Listener()
+    yield sink
+    sink.close()
+
+
+def test_live_stripe_key_exits_2_before_any_network_call(listener: Listener) -> None:
+    started = time.monotonic()
+    proc = smoke(
+        "gate",
+        "--env",
+        "staging",
+        SMOKE_BASE_URL=f"http://127.0.0.1:{listener.port}",
+        SMOKE_STRIPE_SECRET_KEY="sk_live_canary0123456789",
+        SMOKE_STRIPE_API_BASE=f"http://127.0.0.1:{listener.port}",
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "live key" in proc.stderr and "sk_test_" in proc.stderr
+    assert "sk_live_canary0123456789" not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    time.sleep(0.3)
+    assert listener.connections == 0
+    assert time.monotonic() - started < 30
+
+
+def test_live_key_refused_by_demo_too() -> None:
+    proc = smoke("demo", SMOKE_STRIPE_SECRET_KEY="sk_live_canary0123456789")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "live key" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [("not-a-url", "SMOKE_BASE_URL"), ("ftp://example.test", "not an http(s) URL")],
+)
+def test_malformed_url_exits_2_naming_the_setting(value: str, words: str) -> None:
+    proc = smoke("gate", "--env", "staging", SMOKE_BASE_URL=value)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert words in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unreachable_target_exits_2_saying_what_to_check() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    proc = smoke("gate", "--env", "staging", SMOKE_BASE_URL=f"http://127.0.0.1:{closed_port}")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Cannot reach the target" in proc.stderr and "SMOKE_BASE_URL" in proc.stderr
+
+
+def test_unknown_environment_without_configuration_exits_2() -> None:
+    proc = smoke("gate", "--env", "nowhere")
+    assert proc.returncode == 2
+    assert "Unknown environment 'nowhere'" in proc.stderr
+    assert "smoke blocks push --env nowhere" in proc.stderr
+
+
+def test_dead_prefect_api_exits_3_quickly(listener: Listener) -> None:
+    # Something listens but no Prefect answers: the smoke system cannot run (3), in seconds.
+    started = time.monotonic()
+    proc = smoke(
+        "gate", "--env", "nowhere", PREFECT_API_URL=f"http://127.0.0.1:{listener.port}/api"
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "is not answering" in proc.stderr and "PREFECT_API_URL" in proc.stderr
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["gate", "--env", "x", "--journeys", "auth,payments"], "unknown journey payments"),
+        (["gate", "--env", "x", "--deadline", "soon"], "invalid deadline"),
+        (["demo", "--fault", "no.such"], "unknown fault"),
+        (["gate"], "--env"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], words: str) -> None:
+    proc = smoke(*args)
+    assert proc.returncode == 2
+    assert words in proc.stderr
+
+
+def test_faults_lists_every_fault_one_per_line() -> None:
+    from sandbox import FAULTS
+
+    proc = smoke("faults")
+    assert proc.returncode == 0
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == len(FAULTS) >= 22
+    for line, (name, description) in zip(lines, FAULTS.items(), strict=True):
+        assert line.split()[0] == name and line.endswith(description)

@@ -183,9 +183,7 @@ async def browser_login(ctx: JourneyContext) -> Passed:
             w.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         if waiters[0] not in done:
-            error = ""
-            if bl.error_selector and await page.locator(bl.error_selector).count():
-                error = (await page.locator(bl.error_selector).inner_text()).strip()
+            error = await _shown_error(page, bl.error_selector)
             raise CheckFailed(
                 f"browser login did not come back to the app: {error or 'no redirect'}",
                 expected=f"redirect to {bl.success_url} after signing in",
@@ -197,6 +195,14 @@ async def browser_login(ctx: JourneyContext) -> Passed:
         expected=f"back at {bl.success_url} as the test identity",
         actual="signed in as the test identity",
     )
+
+
+async def _shown_error(page: Page, selector: str | None) -> str:
+    """The error the page shows, without waiting (the page may be navigating away)."""
+    if not selector:
+        return ""
+    shown = [t.strip() for t in await page.locator(selector).all_inner_texts() if t.strip()]
+    return shown[0] if shown else ""
 
 
 async def _expect_identity(ctx: JourneyContext, page: Page, when: str) -> str:
@@ -263,9 +269,9 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
                 break
             await asyncio.sleep(0.1)
         await page.unroute("**/*")
-        if not forged and bl.error_selector and await page.locator(bl.error_selector).count():
+        error = await _shown_error(page, bl.error_selector)
+        if not forged and error:
             # The login itself fails: browser_login reports that; nothing to forge here.
-            error = (await page.locator(bl.error_selector).inner_text()).strip()
             raise CheckSkipped(f"could not sign in to reach the callback: {error}")
         if not forged or not callback_statuses:
             raise CheckFailed(

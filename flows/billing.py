@@ -118,9 +118,10 @@ async def _pay(ctx: JourneyContext, page: Any, card: str) -> str:
     for _ in range(150):
         if await page.locator(form.success).count():
             return "success"
-        error = page.locator(form.error)
-        if await error.count() and (text := (await error.first.inner_text()).strip()):
-            return f"error: {text}"
+        # all_inner_texts never waits: the page may be navigating to the success page.
+        shown = [t.strip() for t in await page.locator(form.error).all_inner_texts() if t.strip()]
+        if shown:
+            return f"error: {shown[0]}"
         await asyncio.sleep(0.1)
     return "no answer within 15 s"
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import Field
 
 from blocks.resolve import resolve_environment, suite_spec
@@ -25,6 +25,7 @@ from smoke.verdict import decide
 from tasks import browser, progress
 from tasks.context import skipped_journey
 from tasks.report import record_results
+from tasks.serialize import environment_slot
 from tasks.slack import flow_run_url, notify, notify_crash
 
 JourneyName = Literal["auth", "onboarding", "billing", "dashboard"]
@@ -33,6 +34,8 @@ Mode = Literal["gate", "monitor"]
 JOURNEY_FLOWS = {"auth": auth, "onboarding": onboarding, "billing": billing, "dashboard": dashboard}
 # How long a journey may take to get going before the next one starts anyway.
 START_WAIT_S = 5.0
+# How long a monitor run waits for the previous one before it gives up its turn.
+MONITOR_WAIT_S = 2.0
 
 
 def gate_run_name() -> str:
@@ -83,7 +86,18 @@ async def release_gate(
         result.error_kind = "config" if isinstance(e, ConfigError) else "system"
         result.reasons = [scrub(str(e))]
     else:
-        results = await run_until_deadline(environment, version, selected, suite, deadline_s)
+        # Monitor runs never queue: if the previous one still runs, this one is dropped.
+        wait_s = MONITOR_WAIT_S if mode == "monitor" else float(deadline_s)
+        try:
+            async with environment_slot(environment, wait_s):
+                results = await run_until_deadline(environment, version, selected, suite, deadline_s)
+        except TimeoutError:
+            if mode == "monitor":
+                return Cancelled(message=f"skipped: the previous monitor run of {environment} is still running")
+            result.error_kind = "system"
+            result.reasons = [f"another gate held environment {environment!r} for more than {deadline_s} s"]
+            result.duration_s = time.perf_counter() - started
+            return await finish(result)
         decision = decide([c for j in results for c in j.checks], fail_on_flaky=fail_on_flaky)
         result.verdict, result.reasons, result.warnings = (
             decision.verdict,

@@ -26,20 +26,20 @@ FAST_CONTRACT: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def prefect() -> Iterator[None]:
     """Prefect's temporary server for the session (about 15 s to start)."""
     with prefect_test_harness(server_startup_timeout=120):
         yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
     with start_sandbox(version="1.0.0", ready_timeout=20.0) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox_env(
     prefect: None, sandbox: RunningSandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:

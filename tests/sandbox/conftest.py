@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Error, Request, Response
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox() -> Iterator[RunningSandbox]:
     # A generous timeout: a busy CI box must not error every test; the 5 s promise is
     # asserted on its own in test_sandbox_lifecycle.
@@ -32,7 +32,7 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def creds() -> SandboxCredentials:
     return CREDENTIALS
 
@@ -56,13 +56,13 @@ def e2e(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
         yield http
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def test_token(sandbox: RunningSandbox) -> str:
     """An access token of the reserved test identity (tenant acme-test)."""
     return password_token(sandbox.base_url, CREDENTIALS.test_email, CREDENTIALS.test_password)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def other_token(sandbox: RunningSandbox) -> str:
     """An access token of the other tenant's user (globex)."""
     return password_token(sandbox.base_url, CREDENTIALS.other_email, CREDENTIALS.other_password)
@@ -86,7 +86,7 @@ def fault(sandbox: RunningSandbox) -> Iterator[Callable[[str], None]]:
         sandbox.set_fault(name, False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the session (system Chromium or Playwright's own)."""
     from playwright.sync_api import sync_playwright

@@ -37,7 +37,7 @@ class MemoryAlertStore:
         self.saves += 1
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def anyio_backend() -> str:
     return "asyncio"
 
@@ -55,7 +55,7 @@ def _isolated_environment(
     scrubber.clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def _slack_server() -> Iterator[FakeSlack]:
     with FakeSlack() as server:
         yield server
@@ -91,7 +91,7 @@ def store() -> MemoryAlertStore:
     return MemoryAlertStore()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def prefect_api() -> Iterator[None]:
     """A temporary Prefect server (about 15 s to start), shared by the session."""
     with prefect_test_harness():

@@ -1,0 +1,148 @@
+"""``smoke deploy``: everything a Prefect server needs to run smoke flows, idempotently.
+
+1. register the block types; 2. create the `smoke` process work pool if it is missing;
+3. `prefect deploy --all` with prefect.yaml; 4. offer the known environments as a
+choice in the deployments' forms; 5. create the Automation that notifies about gate
+runs that crash before their own hooks can. Running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.actions import DeploymentUpdate, WorkPoolCreate
+from prefect.events.actions import RunDeployment
+from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+from prefect.exceptions import ObjectNotFound
+
+from blocks import SlackTarget, SmokeEnvironment
+from deployments.blocks_admin import require_api
+from deployments.local import SANDBOX
+from smoke.errors import SmokeSystemError
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK_POOL = "smoke"
+GATE_FLOW = "release-gate"
+CRASH_AUTOMATION = "smoke-gate-crashed"
+# Deployments whose form gets the environment choice.
+ENVIRONMENT_FORMS = ("release-gate", "monitor", "auth", "onboarding", "billing", "dashboard")
+
+
+def deploy() -> int:
+    """Register, create, deploy; print what was done."""
+    require_api()
+    for block_type in (SmokeEnvironment, SlackTarget):
+        block_type.register_type_and_schema()
+    print("block types: smoke-environment, slack-target")
+    asyncio.run(ensure_work_pool())
+    run_prefect_deploy()
+    asyncio.run(finish_deployments())
+    return 0
+
+
+async def ensure_work_pool() -> None:
+    """The `smoke` process work pool, created when missing."""
+    async with get_client() as client:
+        try:
+            await client.read_work_pool(WORK_POOL)
+            print(f"work pool {WORK_POOL}: exists")
+        except ObjectNotFound:
+            await client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
+            print(f"work pool {WORK_POOL}: created (process)")
+
+
+def run_prefect_deploy() -> None:
+    """`prefect deploy --all` from the project root, without prompts."""
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    proc = subprocess.run(
+        [prefect, "--no-prompt", "deploy", "--all", "--prefect-file", str(ROOT / "prefect.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise SmokeSystemError(f"`prefect deploy --all` failed:\n{tail}")
+    print("deployments: release-gate, monitor, auth, onboarding, billing, dashboard, notify-crash")
+
+
+async def finish_deployments() -> None:
+    """Environment choices in the forms, and the crash Automation."""
+    async with get_client() as client:
+        environments = await known_environments(client)
+        for name in ENVIRONMENT_FORMS:
+            flow_name = GATE_FLOW if name in ("release-gate", "monitor") else name
+            deployment = await client.read_deployment_by_name(f"{flow_name}/{name}")
+            schema = offer_choices(deployment.parameter_openapi_schema or {}, environments)
+            await client.update_deployment(
+                deployment.id, DeploymentUpdate(parameter_openapi_schema=schema)
+            )
+        print(f"environment choices: {', '.join(environments)}")
+        await ensure_crash_automation(client)
+
+
+async def known_environments(client: PrefectClient) -> list[str]:
+    """Every SmokeEnvironment block's name, plus the sandbox."""
+    from prefect.client.schemas.filters import BlockTypeFilter, BlockTypeFilterSlug
+
+    documents = await client.read_block_documents(
+        block_type_filter=BlockTypeFilter(slug=BlockTypeFilterSlug(any_=["smoke-environment"]))
+    )
+    names = sorted({d.name for d in documents if d.name and not d.is_anonymous})
+    return [SANDBOX, *[n for n in names if n != SANDBOX]]
+
+
+def offer_choices(schema: dict[str, Any], environments: list[str]) -> dict[str, Any]:
+    """The parameter schema with ``environment`` as a choice of the known environments."""
+    updated = {**schema, "properties": dict(schema.get("properties", {}))}
+    if "environment" in updated["properties"]:
+        field = dict(updated["properties"]["environment"])
+        field["enum"] = environments
+        field.setdefault("description", "The environment to test.")
+        updated["properties"]["environment"] = field
+    return updated
+
+
+async def ensure_crash_automation(client: PrefectClient) -> None:
+    """A gate run marked Crashed (e.g. its process was killed) runs `notify-crash`."""
+    target = await client.read_deployment_by_name("notify-crash/notify-crash")
+    automation = AutomationCore(
+        name=CRASH_AUTOMATION,
+        description="Notify Slack about gate runs that crashed before their own hooks could.",
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Crashed"},
+            match_related={"prefect.resource.role": "flow", "prefect.resource.name": GATE_FLOW},
+            posture=Posture.Reactive,
+            threshold=1,
+        ),
+        actions=[
+            RunDeployment(
+                source="selected",
+                deployment_id=target.id,
+                parameters={"flow_run_id": "{{ flow_run.id }}"},
+            )
+        ],
+    )
+    existing = await client.read_automations_by_name(CRASH_AUTOMATION)
+    if existing and _same(existing[0], automation):
+        print(f"automation {CRASH_AUTOMATION}: exists")
+        return
+    for old in existing:
+        await client.delete_automation(old.id)
+    await client.create_automation(automation)
+    print(f"automation {CRASH_AUTOMATION}: {'updated' if existing else 'created'}")
+
+
+def _same(existing: Any, wanted: AutomationCore) -> bool:
+    def shape(a: Any) -> tuple[Any, ...]:
+        # Trigger ids are generated per object; what matters is what it listens for and does.
+        trigger = a.trigger.model_dump(mode="json", exclude={"id"})
+        return a.enabled, trigger, [action.model_dump(mode="json") for action in a.actions]
+
+    return shape(existing) == shape(wanted)

@@ -104,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "--env", required=True, metavar="NAME", help="environment: a block name, or 'sandbox'"
     )
+    gate.add_argument(
+        "--via-deployment",
+        action="store_true",
+        help="trigger the release-gate deployment on the Prefect API and follow it (needs a worker)",
+    )
+    gate.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --env sandbox",
+    )
     _gate_options(gate)
     _output_options(gate)
 
@@ -128,6 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--version", dest="sandbox_version", default="1.0.0", metavar="V")
 
     sub.add_parser("faults", help="list the sandbox's faults")
+
+    sub.add_parser(
+        "deploy", help="register blocks, create the work pool, deploy prefect.yaml, automations"
+    )
+
+    announce = sub.add_parser("announce", help="emit release.deployed: the gate runs by itself")
+    announce.add_argument("--env", required=True, metavar="NAME")
+    announce.add_argument("--version", dest="release_version", required=True, metavar="V")
+
+    history = sub.add_parser("history", help="the last gate runs and each journey's pass rate")
+    history.add_argument("--env", required=True, metavar="NAME")
+    history.add_argument("--last", type=int, default=10, metavar="N")
 
     seed = sub.add_parser("seed", help="seed test data through the e2e API")
     seed.add_argument("--env", required=True, metavar="NAME")
@@ -160,8 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    """``smoke gate``."""
-    from deployments.run import run_gate
+    """``smoke gate``, in this process or through the release-gate deployment."""
+    if args.fault and args.env != "sandbox":
+        raise ConfigError("--fault only applies to --env sandbox (the local sandbox)")
+    if args.via_deployment:
+        from deployments.remote import run_gate_via_deployment as run_gate
+    else:
+        from deployments.run import run_gate
 
     return run_gate(
         environment=args.env,
@@ -171,6 +201,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         fail_on_flaky=args.fail_on_flaky,
         deadline_s=args.deadline,
         outputs=_outputs(args),
+        sandbox_faults=args.fault,
     )
 
 
@@ -238,6 +269,27 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     return blocks_admin.push(args.env)
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """``smoke deploy``."""
+    from deployments.deploy import deploy
+
+    return deploy()
+
+
+def cmd_announce(args: argparse.Namespace) -> int:
+    """``smoke announce``."""
+    from deployments.announce import announce
+
+    return announce(args.env, args.release_version)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """``smoke history``."""
+    from deployments.history import history
+
+    return history(args.env, args.last)
+
+
 def _outputs(args: argparse.Namespace) -> dict[str, Path | None]:
     return {"json_path": args.json, "junit_path": args.junit, "report_dir": args.report_dir}
 
@@ -250,6 +302,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "faults": cmd_faults,
     "seed": cmd_seed,
     "blocks": cmd_blocks,
+    "deploy": cmd_deploy,
+    "announce": cmd_announce,
+    "history": cmd_history,
 }
 
 __all__ = ["ConfigError", "main"]

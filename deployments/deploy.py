@@ -89,10 +89,8 @@ async def finish_deployments() -> None:
 
 async def known_environments(client: PrefectClient) -> list[str]:
     """Every SmokeEnvironment block's name, plus the sandbox."""
-    from prefect.client.schemas.filters import BlockTypeFilter, BlockTypeFilterSlug
-
-    documents = await client.read_block_documents(
-        block_type_filter=BlockTypeFilter(slug=BlockTypeFilterSlug(any_=["smoke-environment"]))
+    documents = await client.read_block_documents_by_type(
+        "smoke-environment", include_secrets=False
     )
     names = sorted({d.name for d in documents if d.name and not d.is_anonymous})
     return [SANDBOX, *[n for n in names if n != SANDBOX]]

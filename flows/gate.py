@@ -7,6 +7,7 @@ import time
 from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import Field
@@ -91,6 +92,11 @@ async def release_gate(
         try:
             async with environment_slot(environment, wait_s):
                 results = await run_until_deadline(environment, version, selected, suite, deadline_s)
+        except ConcurrencySlotAcquisitionError as e:
+            result.error_kind = "system"
+            result.reasons = [scrub(f"could not take environment {environment!r}'s slot on the Prefect API: {e}")]
+            result.duration_s = time.perf_counter() - started
+            return await finish(result)
         except TimeoutError:
             if mode == "monitor":
                 return Cancelled(message=f"skipped: the previous monitor run of {environment} is still running")

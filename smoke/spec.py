@@ -225,11 +225,22 @@ def default_contract() -> dict[str, Any]:
     return yaml.safe_load(DEFAULT_CONTRACT.read_text())
 
 
+# Mappings that describe one thing whole (a request body, its query, a JSON Schema, the
+# onboarding inputs): another app's version replaces the sandbox's instead of merging
+# with it, so no stray sandbox field leaks into another app's requests or contracts.
+WHOLE_VALUES = frozenset({"body", "params", "schema", "inputs"})
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``override`` on top of ``base``: mappings merge, everything else replaces."""
+    """``override`` on top of ``base``: mappings merge, everything else replaces.
+
+    Bodies, query parameters, schemas and onboarding inputs replace as a whole.
+    """
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if key in WHOLE_VALUES:
+            out[key] = copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)

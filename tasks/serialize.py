@@ -17,8 +17,9 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.asyncio import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-# The slot's lease is renewed while the gate runs; a killed run frees it this soon.
-LEASE_S = 30.0
+# The slot's lease is renewed while the gate runs; a killed run frees it this soon
+# (Prefect's server accepts 60 s at the least).
+LEASE_S = 60.0
 
 
 def limit_name(environment: str) -> str:

@@ -86,7 +86,9 @@ def fault(sandbox: RunningSandbox) -> Iterator[Callable[[str], None]]:
         sandbox.set_fault(name, False)
 
 
-@pytest.fixture(scope="package")
+# Module scope: sync Playwright marks the main thread as running an event loop for as
+# long as it lives, which would break every asyncio test collected after this folder.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the session (system Chromium or Playwright's own)."""
     from playwright.sync_api import sync_playwright

@@ -260,3 +260,17 @@ def test_field_value() -> None:
         field_value(body, "status.deeper")
     with pytest.raises(IndexError):
         field_value(body, "data.items.5")
+
+
+def test_bodies_params_schemas_and_inputs_replace_as_a_whole() -> None:
+    spec = load_spec(
+        inline={
+            "auth": {"login": {"request": {"body": {"username": "{{email}}"}}}},
+            "onboarding": {"inputs": {"email": "smoke+x@example.test"}},
+        }
+    )
+    # The sandbox's client_id and grant_type are gone, not merged in.
+    assert spec.auth.login.request.body == {"username": "{{email}}"}
+    assert spec.onboarding.inputs == {"email": "smoke+x@example.test"}
+    # Other keys of the same request still merge with the default.
+    assert spec.auth.login.request.path == "/idp/token"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prefect.events import emit_event
+import asyncio
+
+from prefect.events import Event
+from prefect.events.clients import get_events_client
 
 from deployments.blocks_admin import require_api
 from smoke.errors import SmokeSystemError
@@ -10,19 +13,25 @@ from smoke.errors import SmokeSystemError
 EVENT = "release.deployed"
 
 
+async def emit(environment: str, version: str) -> Event:
+    """Send the event and wait until the server has it (a CLI exits right after)."""
+    event = Event(
+        event=EVENT,
+        resource={"prefect.resource.id": f"smoke.release.{environment}", "smoke.environment": environment},
+        payload={"environment": environment, "version": version},
+    )
+    async with get_events_client(reconnection_attempts=3, checkpoint_every=1) as client:
+        await client.emit(event)
+    return event
+
+
 def announce(environment: str, version: str) -> int:
     """Emit the event for ``environment`` at ``version``; the gate starts by itself."""
     require_api()
-    event = emit_event(
-        event=EVENT,
-        resource={
-            "prefect.resource.id": f"smoke.release.{environment}",
-            "smoke.environment": environment,
-        },
-        payload={"environment": environment, "version": version},
-    )
-    if event is None:
-        raise SmokeSystemError("The event could not be emitted: is PREFECT_API_URL reachable?")
+    try:
+        event = asyncio.run(emit(environment, version))
+    except Exception as e:
+        raise SmokeSystemError(f"The event could not be sent to the Prefect API: {type(e).__name__}: {e}") from e
     print(f"emitted {EVENT} for {environment} {version} (event {event.id})")
     print("the release-gate deployment's trigger starts a gate run; follow it with `smoke history`")
     return 0

@@ -28,6 +28,17 @@ _QUIET_PREFECT = {
 }
 
 
+# Prefect's ephemeral server lives as long as this command. The services that turn
+# events into task-run history and fire automations contend with the run's own writes
+# for SQLite's lock (about half of a gate's wall time) and nothing outlives the process
+# to read what they write: they stay off. A configured PREFECT_API_URL is left alone.
+_LEAN_EPHEMERAL_SERVER = {
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+}
+
+
 def _journeys(value: str) -> list[str]:
     names = [n.strip() for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n not in JOURNEY_NAMES]
@@ -173,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key, value in _QUIET_PREFECT.items():
             os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not os.environ.get("PREFECT_API_URL"):
+        for key, value in _LEAN_EPHEMERAL_SERVER.items():
+            os.environ.setdefault(key, value)
     handler = COMMANDS[args.command]
     try:
         return handler(args)
@@ -182,6 +196,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("smoke: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug or an unexpected failure: a message, never a traceback
+        from smoke.scrub import scrub
+
+        print(
+            f"smoke: the smoke system failed: {type(e).__name__}: {scrub(str(e))}", file=sys.stderr
+        )
+        if os.environ.get("SMOKE_DEBUG"):
+            raise
+        return EXIT_SYSTEM
 
 
 def cmd_gate(args: argparse.Namespace) -> int:

@@ -123,7 +123,11 @@ async def ensure_crash_automation(client: PrefectClient) -> None:
             RunDeployment(
                 source="selected",
                 deployment_id=target.id,
-                parameters={"flow_run_id": "{{ flow_run.id }}"},
+                # A plain Jinja kind: the id renders as text (Prefect's default for a bare
+                # "{{ ... }}" is `| tojson`, which a UUID does not survive).
+                parameters={
+                    "flow_run_id": {"__prefect_kind": "jinja", "template": "{{ flow_run.id }}"}
+                },
             )
         ],
     )

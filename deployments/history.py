@@ -40,7 +40,7 @@ async def gate_history(environment: str, last: int) -> list[tuple[str, str, Gate
             artifact_filter=ArtifactFilter(
                 key=ArtifactFilterKey(any_=[artifact_key("result", environment)])
             ),
-            limit=500,
+            limit=200,
         )
     by_run = {a.flow_run_id: a for a in artifacts}
     out = []

@@ -238,7 +238,11 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
                 expected=f"status {spec.active_value!r} within {spec.poll_timeout_s:g} s",
                 actual=f"status {body.get(spec.subscription_status_field)!r} after {polls} polls",
                 evidence=[
-                    Evidence(kind="response", label="subscription status polls", excerpt="\n".join(history[-10:]))
+                    Evidence(
+                        kind="response",
+                        label="subscription status polls",
+                        excerpt="\n".join(history[-10:]),
+                    )
                 ],
             )
         await asyncio.sleep(delay)

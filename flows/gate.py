@@ -91,17 +91,25 @@ async def release_gate(
         wait_s = MONITOR_WAIT_S if mode == "monitor" else float(deadline_s)
         try:
             async with environment_slot(environment, wait_s):
-                results = await run_until_deadline(environment, version, selected, suite, deadline_s)
+                results = await run_until_deadline(
+                    environment, version, selected, suite, deadline_s
+                )
         except ConcurrencySlotAcquisitionError as e:
             result.error_kind = "system"
-            result.reasons = [scrub(f"could not take environment {environment!r}'s slot on the Prefect API: {e}")]
+            result.reasons = [
+                scrub(f"could not take environment {environment!r}'s slot on the Prefect API: {e}")
+            ]
             result.duration_s = time.perf_counter() - started
             return await finish(result)
         except TimeoutError:
             if mode == "monitor":
-                return Cancelled(message=f"skipped: the previous monitor run of {environment} is still running")
+                return Cancelled(
+                    message=f"skipped: the previous monitor run of {environment} is still running"
+                )
             result.error_kind = "system"
-            result.reasons = [f"another gate held environment {environment!r} for more than {deadline_s} s"]
+            result.reasons = [
+                f"another gate held environment {environment!r} for more than {deadline_s} s"
+            ]
             result.duration_s = time.perf_counter() - started
             return await finish(result)
         decision = decide([c for j in results for c in j.checks], fail_on_flaky=fail_on_flaky)

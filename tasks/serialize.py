@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
@@ -34,12 +34,11 @@ async def ensure_limit(environment: str) -> str:
         try:
             await client.read_global_concurrency_limit_by_name(name)
         except ObjectNotFound:
-            try:
+            # Another run may have created it a moment ago.
+            with suppress(ObjectAlreadyExists):
                 await client.create_global_concurrency_limit(
                     GlobalConcurrencyLimitCreate(name=name, limit=1, active=True)
                 )
-            except ObjectAlreadyExists:
-                pass  # another run created it a moment ago
     return name
 
 
@@ -47,5 +46,7 @@ async def ensure_limit(environment: str) -> str:
 async def environment_slot(environment: str, wait_s: float | None) -> AsyncIterator[None]:
     """Hold the environment's slot; TimeoutError when it is not free within ``wait_s``."""
     name = await ensure_limit(environment)
-    async with concurrency(name, occupy=1, timeout_seconds=wait_s, lease_duration=LEASE_S, strict=True):
+    async with concurrency(
+        name, occupy=1, timeout_seconds=wait_s, lease_duration=LEASE_S, strict=True
+    ):
         yield

@@ -69,9 +69,7 @@ async def prefect_records(api_url: str, env: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def test_no_secret_reaches_any_output(
-    prefect_server: Any, smoke_cli: Any, tmp_path: Path
-) -> None:
+def test_no_secret_reaches_any_output(prefect_server: Any, smoke_cli: Any, tmp_path: Path) -> None:
     values = markers()
     with FakeSlack() as slack:
         env = prefect_server.env(
@@ -89,12 +87,22 @@ def test_no_secret_reaches_any_output(
         for name, faults in runs.items():
             report = tmp_path / name
             proc = smoke_cli(
-                ["demo", *faults, "--report-dir", str(report),
-                 "--json", str(tmp_path / f"{name}.json"), "--junit", str(tmp_path / f"{name}.xml")],
+                [
+                    "demo",
+                    *faults,
+                    "--report-dir",
+                    str(report),
+                    "--json",
+                    str(tmp_path / f"{name}.json"),
+                    "--junit",
+                    str(tmp_path / f"{name}.xml"),
+                ],
                 env=env,
                 cwd=tmp_path,
             )
-            assert proc.returncode == (0 if name == "pass" else 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+            assert proc.returncode == (0 if name == "pass" else 1), (
+                proc.stdout[-3000:] + proc.stderr[-3000:]
+            )
             outputs[f"{name} stdout"] = proc.stdout
             outputs[f"{name} stderr"] = proc.stderr
             outputs |= texts_under(report)
@@ -105,8 +113,12 @@ def test_no_secret_reaches_any_output(
     outputs |= asyncio.run(prefect_records(prefect_server.api_url, env))
 
     # The channels were really exercised, so the check below can fail.
-    assert any(key.endswith(".trace.zip!trace.trace") or ".trace.zip!" in key for key in outputs), "no trace kept"
-    assert any(k.startswith("artifact smoke-report") for k in outputs), "no report artifact read back"
+    assert any(key.endswith(".trace.zip!trace.trace") or ".trace.zip!" in key for key in outputs), (
+        "no trace kept"
+    )
+    assert any(k.startswith("artifact smoke-report") for k in outputs), (
+        "no report artifact read back"
+    )
     assert any(k.startswith("log ") for k in outputs), "no Prefect log read back"
     assert slack_bodies, "the failing run posted nothing to Slack"
     assert "auth.password_login" in outputs["fail stdout"]

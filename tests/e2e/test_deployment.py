@@ -1,0 +1,191 @@
+"""The product run like production: `smoke deploy`, a real process worker, the pipeline's
+`smoke gate --via-deployment` (healthy: 0, a fault: 1, the run's process killed: 3),
+the crash Automation, the event trigger, and `smoke history`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.prefect_server import PREFECT, SMOKE, PrefectServer, run_smoke
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """`smoke deploy` (twice: the second changes nothing) and a worker on the `smoke` pool."""
+    env = prefect_server.env()
+    cwd = tmp_path_factory.mktemp("deploy")
+    first = run_smoke(["deploy"], env=env, cwd=cwd)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = run_smoke(["deploy"], env=env, cwd=cwd)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "work pool smoke: exists" in second.stdout
+    assert "automation smoke-gate-crashed: exists" in second.stdout
+    log = (cwd / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [PREFECT, "worker", "start", "--pool", "smoke", "--limit", "4"],
+        env=env,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield env
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_gate_via_deployment_passes_on_the_healthy_sandbox(
+    deployed: dict[str, str], smoke_cli: Any, tmp_path: Path
+) -> None:
+    proc = smoke_cli(
+        [
+            "gate",
+            "--env",
+            "sandbox",
+            "--via-deployment",
+            "--version",
+            "1.0.0",
+            "--json",
+            str(tmp_path / "r.json"),
+            "--junit",
+            str(tmp_path / "r.xml"),
+            "--report-dir",
+            str(tmp_path / "report"),
+        ],
+        env=deployed,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "Triggered " in proc.stdout and "/runs/flow-run/" in proc.stdout
+    assert "passed   auth.password_login" in proc.stdout  # streamed from the worker's run
+    assert "PASS in " in proc.stdout
+    assert (tmp_path / "r.json").read_text().count('"verdict": "PASS"') == 1
+    assert (tmp_path / "report" / "report.md").is_file()
+    assert (tmp_path / "r.xml").is_file()
+
+
+def test_gate_via_deployment_fails_on_a_fault(
+    deployed: dict[str, str], smoke_cli: Any, tmp_path: Path
+) -> None:
+    proc = smoke_cli(
+        [
+            "gate",
+            "--env",
+            "sandbox",
+            "--via-deployment",
+            "--fault",
+            "dashboard.feed_500",
+            "--journeys",
+            "dashboard",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        env=deployed,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "dashboard.feed FAILED: expected status 200, got status 500" in proc.stdout
+
+
+def _flow_run_processes() -> list[int]:
+    """Processes a worker started for a flow run (they carry PREFECT__FLOW_RUN_ID)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"PREFECT__FLOW_RUN_ID=" in environ:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_killed_flow_run_process_exits_3_and_the_automation_notices(
+    deployed: dict[str, str], prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    before = set(_flow_run_processes())
+    gate = subprocess.Popen(
+        [SMOKE, "gate", "--env", "sandbox", "--via-deployment", "--report-dir", str(tmp_path)],
+        env=deployed,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    killed: list[int] = []
+    deadline = time.monotonic() + 90
+    while not killed and time.monotonic() < deadline and gate.poll() is None:
+        fresh = [p for p in _flow_run_processes() if p not in before]
+        if fresh:
+            time.sleep(4)  # mid-run: Prefect loaded, journeys under way
+            for pid in fresh:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        time.sleep(0.2)
+    out, _ = gate.communicate(timeout=180)
+    assert killed, "no flow-run process appeared: " + out[-3000:]
+    assert gate.returncode == 3, out[-4000:]
+    assert "ERROR" in out and "Crashed" in out
+    assert "PASS" not in out.split("ERROR")[-1]
+
+    async def crash_notifications() -> int:
+        from prefect.client.orchestration import PrefectClient
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+        async with PrefectClient(prefect_server.api_url) as client:
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["notify-crash"]))
+            )
+        return len(runs)
+
+    waited = time.monotonic() + 60
+    while asyncio.run(crash_notifications()) == 0 and time.monotonic() < waited:
+        time.sleep(1)
+    assert asyncio.run(crash_notifications()) >= 1, "the crash Automation did not run notify-crash"
+
+
+def test_announce_triggers_a_gate_run_with_environment_and_version(
+    deployed: dict[str, str], prefect_server: PrefectServer, smoke_cli: Any, tmp_path: Path
+) -> None:
+    proc = smoke_cli(
+        ["announce", "--env", "canary-env", "--version", "9.9.9"], env=deployed, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    async def announced() -> list[Any]:
+        from prefect.client.orchestration import PrefectClient
+
+        async with PrefectClient(prefect_server.api_url) as client:
+            runs = await client.read_flow_runs()
+        return [r for r in runs if r.parameters.get("version") == "9.9.9"]
+
+    deadline = time.monotonic() + 60
+    while not asyncio.run(announced()) and time.monotonic() < deadline:
+        time.sleep(1)
+    runs = asyncio.run(announced())
+    assert runs and runs[0].parameters["environment"] == "canary-env"
+    history = smoke_cli(["history", "--env", "sandbox", "--last", "5"], env=deployed, cwd=tmp_path)
+    assert history.returncode == 0
+    assert "PASS" in history.stdout and "Pass rate per journey" in history.stdout

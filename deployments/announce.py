@@ -17,7 +17,10 @@ async def emit(environment: str, version: str) -> Event:
     """Send the event and wait until the server has it (a CLI exits right after)."""
     event = Event(
         event=EVENT,
-        resource={"prefect.resource.id": f"smoke.release.{environment}", "smoke.environment": environment},
+        resource={
+            "prefect.resource.id": f"smoke.release.{environment}",
+            "smoke.environment": environment,
+        },
         payload={"environment": environment, "version": version},
     )
     async with get_events_client(reconnection_attempts=3, checkpoint_every=1) as client:
@@ -31,7 +34,9 @@ def announce(environment: str, version: str) -> int:
     try:
         event = asyncio.run(emit(environment, version))
     except Exception as e:
-        raise SmokeSystemError(f"The event could not be sent to the Prefect API: {type(e).__name__}: {e}") from e
+        raise SmokeSystemError(
+            f"The event could not be sent to the Prefect API: {type(e).__name__}: {e}"
+        ) from e
     print(f"emitted {EVENT} for {environment} {version} (event {event.id})")
     print("the release-gate deployment's trigger starts a gate run; follow it with `smoke history`")
     return 0

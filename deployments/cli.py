@@ -150,11 +150,26 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
     sandbox.add_argument("--fault", type=_fault, action="append", default=[], metavar="NAME")
     sandbox.add_argument("--version", dest="sandbox_version", default="1.0.0", metavar="V")
+    sandbox.add_argument(
+        "--push-block",
+        metavar="NAME",
+        help="save a SmokeEnvironment block NAME pointing at this sandbox (needs PREFECT_API_URL)",
+    )
 
     sub.add_parser("faults", help="list the sandbox's faults")
 
-    sub.add_parser(
+    deploy = sub.add_parser(
         "deploy", help="register blocks, create the work pool, deploy prefect.yaml, automations"
+    )
+    deploy.add_argument(
+        "--monitor",
+        action="append",
+        default=[],
+        metavar="ENV",
+        help="schedule the monitor for ENV (repeatable)",
+    )
+    deploy.add_argument(
+        "--cron", default="*/15 * * * *", help="the monitor's schedule (default every 15 min)"
     )
 
     announce = sub.add_parser("announce", help="emit release.deployed: the gate runs by itself")
@@ -257,6 +272,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from deployments.local import sandbox_credentials
     from sandbox import serve
 
+    if args.push_block:
+        from deployments.local import serve_as_block
+
+        return serve_as_block(
+            args.push_block, args.host, args.port, args.fault, args.sandbox_version
+        )
     return serve(
         host=args.host,
         port=args.port,
@@ -296,7 +317,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     """``smoke deploy``."""
     from deployments.deploy import deploy
 
-    return deploy()
+    return deploy(args.monitor, args.cron)
 
 
 def cmd_announce(args: argparse.Namespace) -> int:

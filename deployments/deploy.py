@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from prefect.client.orchestration import PrefectClient, get_client
-from prefect.client.schemas.actions import DeploymentUpdate, WorkPoolCreate
+from prefect.client.schemas.actions import (
+    DeploymentScheduleCreate,
+    DeploymentUpdate,
+    WorkPoolCreate,
+)
+from prefect.client.schemas.schedules import CronSchedule
 from prefect.events.actions import RunDeployment
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.exceptions import ObjectNotFound
@@ -29,19 +34,20 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK_POOL = "smoke"
 GATE_FLOW = "release-gate"
 CRASH_AUTOMATION = "smoke-gate-crashed"
+DEFAULT_MONITOR_CRON = "*/15 * * * *"
 # Deployments whose form gets the environment choice.
 ENVIRONMENT_FORMS = ("release-gate", "monitor", "auth", "onboarding", "billing", "dashboard")
 
 
-def deploy() -> int:
-    """Register, create, deploy; print what was done."""
+def deploy(monitors: list[str] | None = None, cron: str = DEFAULT_MONITOR_CRON) -> int:
+    """Register, create, deploy, schedule monitors; print what was done."""
     require_api()
     for block_type in (SmokeEnvironment, SlackTarget):
         block_type.register_type_and_schema()
     print("block types: smoke-environment, slack-target")
     asyncio.run(ensure_work_pool())
     run_prefect_deploy()
-    asyncio.run(finish_deployments())
+    asyncio.run(finish_deployments(monitors or [], cron))
     return 0
 
 
@@ -72,9 +78,11 @@ def run_prefect_deploy() -> None:
     print("deployments: release-gate, monitor, auth, onboarding, billing, dashboard, notify-crash")
 
 
-async def finish_deployments() -> None:
-    """Environment choices in the forms, and the crash Automation."""
+async def finish_deployments(monitors: list[str], cron: str) -> None:
+    """Environment choices in the forms, monitor schedules, and the crash Automation."""
     async with get_client() as client:
+        for environment in monitors:
+            await ensure_monitor_schedule(client, environment, cron)
         environments = await known_environments(client)
         for name in ENVIRONMENT_FORMS:
             flow_name = GATE_FLOW if name in ("release-gate", "monitor") else name
@@ -85,6 +93,31 @@ async def finish_deployments() -> None:
             )
         print(f"environment choices: {', '.join(environments)}")
         await ensure_crash_automation(client)
+
+
+async def ensure_monitor_schedule(client: PrefectClient, environment: str, cron: str) -> None:
+    """A schedule of the `monitor` deployment for ``environment`` (slug monitor-<env>)."""
+    deployment = await client.read_deployment_by_name(f"{GATE_FLOW}/monitor")
+    slug = f"monitor-{environment}"
+    existing = {s.slug: s for s in await client.read_deployment_schedules(deployment.id)}
+    current = existing.get(slug)
+    if current is not None and getattr(current.schedule, "cron", None) == cron and current.active:
+        print(f"monitor {environment}: scheduled ({cron})")
+        return
+    if current is not None:
+        await client.delete_deployment_schedule(deployment.id, current.id)
+    await client.create_deployment_schedules(
+        deployment.id,
+        [
+            DeploymentScheduleCreate(
+                schedule=CronSchedule(cron=cron),
+                active=True,
+                slug=slug,
+                parameters={"environment": environment, "mode": "monitor"},
+            )
+        ],
+    )
+    print(f"monitor {environment}: {'rescheduled' if current else 'scheduled'} ({cron})")
 
 
 async def known_environments(client: PrefectClient) -> list[str]:

@@ -18,6 +18,7 @@ from flows.billing import billing
 from flows.dashboard import dashboard
 from flows.onboarding import onboarding
 from flows.preflight import preflight
+from smoke.config import SmokeConfig
 from smoke.errors import ConfigError, SmokeError
 from smoke.results import CheckResult, GateResult, JourneyResult, Status, Verdict
 from smoke.scrub import scrub
@@ -26,6 +27,7 @@ from smoke.verdict import decide
 from tasks import browser, progress
 from tasks.context import skipped_journey
 from tasks.report import record_results
+from tasks.rollback import request_rollback, wants_rollback
 from tasks.serialize import environment_slot
 from tasks.slack import flow_run_url, notify, notify_crash
 
@@ -80,55 +82,43 @@ async def release_gate(
     started = time.perf_counter()
     selected = list(dict.fromkeys(journeys or JOURNEYS))
     result = GateResult(verdict=Verdict.ERROR, environment=environment, version=version, mode=mode)
+    config: SmokeConfig | None = None
+    # Monitor runs never queue: if the previous one still runs, this one is dropped.
+    wait_s = MONITOR_WAIT_S if mode == "monitor" else float(deadline_s)
     try:
         config = await resolve_environment(environment)
         suite = suite_spec(config)
+        async with environment_slot(environment, wait_s):
+            results = await run_until_deadline(environment, version, selected, suite, deadline_s)
     except SmokeError as e:
         result.error_kind = "config" if isinstance(e, ConfigError) else "system"
         result.reasons = [scrub(str(e))]
+    except ConcurrencySlotAcquisitionError as e:
+        result.error_kind = "system"
+        result.reasons = [scrub(f"could not take environment {environment!r}'s slot: {e}")]
+    except TimeoutError:
+        if mode == "monitor":
+            return Cancelled(
+                message=f"skipped: the previous monitor run of {environment} still runs"
+            )
+        result.error_kind = "system"
+        result.reasons = [
+            f"another gate held environment {environment!r} for more than {deadline_s} s"
+        ]
     else:
-        # Monitor runs never queue: if the previous one still runs, this one is dropped.
-        wait_s = MONITOR_WAIT_S if mode == "monitor" else float(deadline_s)
-        try:
-            async with environment_slot(environment, wait_s):
-                results = await run_until_deadline(
-                    environment, version, selected, suite, deadline_s
-                )
-        except ConcurrencySlotAcquisitionError as e:
-            result.error_kind = "system"
-            result.reasons = [
-                scrub(f"could not take environment {environment!r}'s slot on the Prefect API: {e}")
-            ]
-            result.duration_s = time.perf_counter() - started
-            return await finish(result)
-        except TimeoutError:
-            if mode == "monitor":
-                return Cancelled(
-                    message=f"skipped: the previous monitor run of {environment} is still running"
-                )
-            result.error_kind = "system"
-            result.reasons = [
-                f"another gate held environment {environment!r} for more than {deadline_s} s"
-            ]
-            result.duration_s = time.perf_counter() - started
-            return await finish(result)
         decision = decide([c for j in results for c in j.checks], fail_on_flaky=fail_on_flaky)
-        result.verdict, result.reasons, result.warnings = (
-            decision.verdict,
-            decision.reasons,
-            decision.warnings,
-        )
-        result.journeys = results
+        result.verdict, result.reasons = decision.verdict, decision.reasons
+        result.warnings, result.journeys = decision.warnings, results
         if decision.verdict is Verdict.ERROR:
             result.error_kind = "system"
     result.flow_run_id = str(flow_run.get_id() or "") or None
     result.flow_run_url = flow_run_url(result.flow_run_id)
     result.duration_s = time.perf_counter() - started
-    return await finish(result)
+    return await finish(result, config)
 
 
-async def finish(result: GateResult) -> State[Any]:
-    """Record the result (always), then end Completed on PASS, Failed otherwise."""
+async def finish(result: GateResult, config: SmokeConfig | None = None) -> State[Any]:
+    """Record the result (always), notify, roll back a failed release; end Completed on PASS."""
     logger = get_run_logger()
     try:
         await record_results(result)
@@ -139,6 +129,8 @@ async def finish(result: GateResult) -> State[Any]:
         await notify(result, result.environment)
     except Exception as e:  # only when Prefect could not run the task at all
         logger.error("Could not notify Slack: %s", scrub(str(e)))
+    if config is not None and wants_rollback(result, config):
+        await request_rollback(result, config)
     summary = f"{result.verdict.value}: {result.environment} {result.version or ''}".strip()
     if result.verdict is Verdict.PASS:
         return Completed(message=summary, data=result)

@@ -28,12 +28,14 @@ def deployed(
     """`smoke deploy` (twice: the second changes nothing) and a worker on the `smoke` pool."""
     env = prefect_server.env()
     cwd = tmp_path_factory.mktemp("deploy")
-    first = run_smoke(["deploy"], env=env, cwd=cwd)
+    # A yearly monitor: its runs are scheduled (the scheduler works) but never come due.
+    first = run_smoke(["deploy", "--monitor", "sandbox", "--cron", "0 0 1 1 *"], env=env, cwd=cwd)
     assert first.returncode == 0, first.stdout + first.stderr
-    second = run_smoke(["deploy"], env=env, cwd=cwd)
+    second = run_smoke(["deploy", "--monitor", "sandbox", "--cron", "0 0 1 1 *"], env=env, cwd=cwd)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "work pool smoke: exists" in second.stdout
     assert "automation smoke-gate-crashed: exists" in second.stdout
+    assert "monitor sandbox: scheduled (0 0 1 1 *)" in second.stdout
     log = (cwd / "worker.log").open("wb")
     worker = subprocess.Popen(
         [PREFECT, "worker", "start", "--pool", "smoke", "--limit", "4"],

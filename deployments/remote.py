@@ -107,6 +107,11 @@ async def trigger_and_follow(
             DEPLOYMENT, parameters=parameters, timeout=0
         )
     except Exception as e:
+        if "is not one of" in str(e):
+            return ConfigError(
+                f"The release-gate deployment does not offer environment {parameters['environment']!r}: "
+                "run `smoke deploy` after creating its block, so the form's choices include it."
+            )
         if "not found" in str(e).lower():
             return ConfigError(
                 f"No deployment {DEPLOYMENT} on the Prefect API: run `smoke deploy` first."

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response, Route
 from prefect import flow
 
@@ -201,7 +202,10 @@ async def _shown_error(page: Page, selector: str | None) -> str:
     """The error the page shows, without waiting (the page may be navigating away)."""
     if not selector:
         return ""
-    shown = [t.strip() for t in await page.locator(selector).all_inner_texts() if t.strip()]
+    try:
+        shown = [t.strip() for t in await page.locator(selector).all_inner_texts() if t.strip()]
+    except PlaywrightError:  # the document went away mid-navigation: nothing is shown
+        return ""
     return shown[0] if shown else ""
 
 

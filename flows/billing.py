@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from playwright.async_api import Error as PlaywrightError
 from prefect import flow
 
 from smoke.results import Evidence, JourneyResult
@@ -118,8 +119,14 @@ async def _pay(ctx: JourneyContext, page: Any, card: str) -> str:
     for _ in range(150):
         if await page.locator(form.success).count():
             return "success"
-        # all_inner_texts never waits: the page may be navigating to the success page.
-        shown = [t.strip() for t in await page.locator(form.error).all_inner_texts() if t.strip()]
+        # all_inner_texts never waits; mid-navigation to the success page it may find
+        # the old document gone, which only means: look again.
+        try:
+            shown = [
+                t.strip() for t in await page.locator(form.error).all_inner_texts() if t.strip()
+            ]
+        except PlaywrightError:
+            shown = []
         if shown:
             return f"error: {shown[0]}"
         await asyncio.sleep(0.1)

@@ -172,7 +172,7 @@ def test_announce_triggers_a_gate_run_with_environment_and_version(
     deployed: dict[str, str], prefect_server: PrefectServer, smoke_cli: Any, tmp_path: Path
 ) -> None:
     proc = smoke_cli(
-        ["announce", "--env", "canary-env", "--version", "9.9.9"], env=deployed, cwd=tmp_path
+        ["announce", "--env", "sandbox", "--version", "9.9.9"], env=deployed, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -187,7 +187,28 @@ def test_announce_triggers_a_gate_run_with_environment_and_version(
     while not asyncio.run(announced()) and time.monotonic() < deadline:
         time.sleep(1)
     runs = asyncio.run(announced())
-    assert runs and runs[0].parameters["environment"] == "canary-env"
+    assert runs and runs[0].parameters["environment"] == "sandbox"
     history = smoke_cli(["history", "--env", "sandbox", "--last", "5"], env=deployed, cwd=tmp_path)
     assert history.returncode == 0
     assert "PASS" in history.stdout and "Pass rate per journey" in history.stdout
+
+
+def test_the_monitor_schedule_creates_runs_per_environment(
+    deployed: dict[str, str], prefect_server: PrefectServer
+) -> None:
+    async def scheduled() -> list[Any]:
+        from prefect.client.orchestration import PrefectClient
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+        async with PrefectClient(prefect_server.api_url) as client:
+            return await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["monitor"]))
+            )
+
+    deadline = time.monotonic() + 90
+    while not asyncio.run(scheduled()) and time.monotonic() < deadline:
+        time.sleep(2)
+    runs = asyncio.run(scheduled())
+    assert runs, "the scheduler created no monitor run"
+    assert all(r.parameters == {"environment": "sandbox", "mode": "monitor"} for r in runs)
+    assert all(r.state_name == "Scheduled" for r in runs)

@@ -269,7 +269,7 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
         await page.wait_for_selector(bl.email_selector)
         await _fill_login_form(ctx, page)
         for _ in range(100):
-            if callback_statuses:
+            if callback_statuses or await _shown_error(page, bl.error_selector):
                 break
             await asyncio.sleep(0.1)
         await page.unroute("**/*")

@@ -102,7 +102,7 @@ async def ensure_monitor_schedule(client: PrefectClient, environment: str, cron:
     existing = {s.slug: s for s in await client.read_deployment_schedules(deployment.id)}
     current = existing.get(slug)
     if current is not None and getattr(current.schedule, "cron", None) == cron and current.active:
-        print(f"monitor {environment}: scheduled ({cron})")
+        print(f"monitor {environment}: exists ({cron})")
         return
     if current is not None:
         await client.delete_deployment_schedule(deployment.id, current.id)

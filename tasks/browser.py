@@ -65,7 +65,15 @@ _current: ContextVar[LazyBrowser | None] = ContextVar("smoke_browser", default=N
 
 @asynccontextmanager
 async def shared_browser() -> AsyncIterator[LazyBrowser]:
-    """One browser for every journey started inside the block (the gate's run)."""
+    """One browser for every journey started inside the block (the gate's run).
+
+    Inside another ``shared_browser`` block (several gates in one process) the outer
+    browser is reused: contexts keep the journeys apart, one Chromium serves them all.
+    """
+    outer = _current.get()
+    if outer is not None:
+        yield outer
+        return
     lazy = LazyBrowser()
     token = _current.set(lazy)
     try:

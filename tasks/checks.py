@@ -12,6 +12,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
@@ -131,9 +132,7 @@ def check(
                 return ctx.result(name, Status.SKIPPED, attempt, started, message=str(s))
             except Exception as e:
                 if is_transient(e):
-                    get_run_logger().warning(
-                        "%s.%s attempt %d: %s", ctx.journey, name, attempt, describe_error(e)
-                    )
+                    log_warning(f"{ctx.journey}.{name} attempt {attempt}: {describe_error(e)}")
                     raise TransientError(describe_error(e)) from None
                 return ctx.result(
                     name,
@@ -197,6 +196,12 @@ def check(
     return decorate
 
 
+def log_warning(message: str) -> None:
+    """A warning on the run's log; nothing outside a run (the baseline, unit tests)."""
+    with suppress(Exception):
+        get_run_logger().warning(message)
+
+
 def describe_error(e: BaseException) -> str:
     """A short, scrubbed description of an exception for a result message."""
     if isinstance(e, httpx.TimeoutException):
@@ -243,15 +248,27 @@ async def run_check(
             message="writes data; skipped in a production environment (set allow_writes to run it)",
         )
     else:
-        state = await check_task(ctx, *args, return_state=True, **kwargs)
-        outcome = await state.result(raise_on_failure=False)
+        outcome, message = await task_runner(check_task, ctx, *args, **kwargs)
         result = (
             outcome
             if isinstance(outcome, CheckResult)
-            else _gave_up(ctx, name, outcome, state.message, started)
+            else _gave_up(ctx, name, outcome, message, started)
         )
     ctx.record(result)
     return result
+
+
+async def run_as_prefect_task(
+    check_task: Task[..., CheckResult], *args: Any, **kwargs: Any
+) -> tuple[object, str | None]:
+    """Run the check as a Prefect task run: its CheckResult, or what it failed with."""
+    state = await check_task(*args, return_state=True, **kwargs)
+    return await state.result(raise_on_failure=False), state.message
+
+
+# How run_check runs a check task. Always Prefect in the product; the benchmark's plain
+# asyncio baseline swaps in a direct call to measure what orchestration costs.
+task_runner: Callable[..., Awaitable[tuple[object, str | None]]] = run_as_prefect_task
 
 
 def _gave_up(

@@ -35,7 +35,7 @@ def deployed(
     assert second.returncode == 0, second.stdout + second.stderr
     assert "work pool smoke: exists" in second.stdout
     assert "automation smoke-gate-crashed: exists" in second.stdout
-    assert "monitor sandbox: scheduled (0 0 1 1 *)" in second.stdout
+    assert "monitor sandbox: exists (0 0 1 1 *)" in second.stdout
     log = (cwd / "worker.log").open("wb")
     worker = subprocess.Popen(
         [PREFECT, "worker", "start", "--pool", "smoke", "--limit", "4"],

@@ -10,6 +10,7 @@ help:
 	@echo "make demo       start the sandbox, run the release gate against it, stop everything"
 	@echo "make test       the whole suite (unit, sandbox, integration, end-to-end)"
 	@echo "make lint       ruff;  make typecheck: mypy;  make all: lint, typecheck, test"
+	@echo "make bench      benchmarks (docs/PERFORMANCE.md);  make soak: reliability (docs/RELIABILITY.md)"
 
 # uv comes from pip when missing; `python3 -m uv` works whatever PATH says.
 .venv/.installed: pyproject.toml uv.lock
@@ -35,6 +36,12 @@ lint: install
 
 typecheck: install
 	.venv/bin/mypy
+
+bench: install
+	.venv/bin/python -m benchmarks.bench
+
+soak: install
+	.venv/bin/python -m pytest tests/reliability -p no:cacheprovider
 
 all: lint typecheck test
 

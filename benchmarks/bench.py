@@ -305,10 +305,12 @@ def table(results: dict[str, Any], runs: int) -> str:
     lines = [
         "| measure | median | target | met |",
         "|---|---:|---:|---|",
-        f"| gate wall time, warm Prefect server (4 journeys, browser checks) | {g['gate_s']:.2f} s | ≤ 6 s | {_met(g['gate_s'] <= 6)} |",
+        f"| gate wall time, warm Prefect server (4 journeys, browser checks) | {g['gate_s']:.2f} s "
+        f"| ≤ 6 s | {_met(g['gate_s'] <= 6)} |",
         f"| same checks, plain asyncio (benchmarks/baseline.py) | {g['baseline_s']:.2f} s | | |",
         f"| orchestration overhead (gate / baseline) | {g['ratio']:.2f} | ≤ 1.25 | {_met(g['ratio'] <= 1.25)} |",
-        f"| trigger to verdict through the deployment | {t['total_s']:.2f} s | ≤ 10 s | {_met(t['total_s'] <= 10)} |",
+        f"| trigger to verdict through the deployment | {t['total_s']:.2f} s "
+        f"| ≤ 10 s | {_met(t['total_s'] <= 10)} |",
     ]
     for name, seconds in t["parts"].items():
         lines.append(f"| &nbsp;&nbsp;{name.replace('_', ' ')} | {seconds:.2f} s | | |")
@@ -316,11 +318,13 @@ def table(results: dict[str, Any], runs: int) -> str:
         growth = row["wall_s"] / one
         target = "≤ 2.5× one" if row["environments"] == 8 else ""
         met = _met(growth <= 2.5) if row["environments"] == 8 else ""
+        n = row["environments"]
         lines.append(
-            f"| {row['environments']} environment(s) at once: wall time | {row['wall_s']:.2f} s ({growth:.2f}× one) | {target} | {met} |"
+            f"| {n} environment(s) at once: wall time | {row['wall_s']:.2f} s ({growth:.2f}× one) | {target} | {met} |"
         )
         lines.append(
-            f"| {row['environments']} environment(s) at once: peak memory (smoke's process tree) | {row['peak_mb']:.0f} MB | ≤ 1536 MB | {_met(row['peak_mb'] <= 1536)} |"
+            f"| {n} environment(s) at once: peak memory (smoke's process tree) | {row['peak_mb']:.0f} MB "
+            f"| ≤ 1536 MB | {_met(row['peak_mb'] <= 1536)} |"
         )
     lines.append(f"| cold `smoke demo` after installation | {c['wall_s']:.2f} s | | |")
     head = (

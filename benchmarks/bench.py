@@ -196,7 +196,7 @@ async def deployment_split(flow_run_id: Any) -> dict[str, float]:
     at = {s.type.value: s.timestamp for s in states}
     created = run.created
     pending, running, final = at.get("PENDING"), at.get("RUNNING"), run.end_time
-    pre = [r for r in subflows if r.flow_name == "preflight" or r.name.startswith("preflight")]
+    pre = [r for r in subflows if r.name.startswith("preflight-")]
     journeys = [r for r in subflows if r not in pre]
     pre_start, pre_end = pre[0].start_time, pre[0].end_time
     j_end = max(r.end_time for r in journeys if r.end_time)
@@ -253,7 +253,13 @@ def bench_scale(runs: int, sizes: list[int], sandboxes: list[Any]) -> list[dict[
             states = await asyncio.gather(
                 *(release_gate(environment=n, version="1.0.0", return_state=True) for n in names)
             )
-        return [str((await s.result(raise_on_failure=False)).verdict.value) for s in states]
+        verdicts = []
+        for state in states:
+            result = await state.result(raise_on_failure=False)
+            # The verdict also heads the final state's message ("PASS: env 1.0.0").
+            verdict = getattr(result, "verdict", None)
+            verdicts.append(verdict.value if verdict else (state.message or state.name).split(":")[0])
+        return verdicts
 
     exclude = {sb.pid for sb in sandboxes}
     rows = []
@@ -343,7 +349,7 @@ def timed(label: str, fn: Callable[[], Any]) -> Any:
     print(f"… {label}", flush=True)
     started = time.perf_counter()
     value = fn()
-    print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"  done in {time.perf_counter() - started:.0f} s: {value}", flush=True)
     return value
 
 
@@ -364,17 +370,19 @@ def main(argv: list[str] | None = None) -> int:
     for handler in ("CONSOLE", "CONSOLE_FLOW_RUNS", "CONSOLE_TASK_RUNS"):
         os.environ.setdefault(f"PREFECT_LOGGING_HANDLERS_{handler}_LEVEL", "CRITICAL")
 
+    results: dict[str, Any] = {}
+    server = Server()
+    sandboxes: list[Any] = []
+    # Prefect reads PREFECT_API_URL when it is first imported: start the server first.
+    timed("Prefect server", server.start)
     from blocks import SmokeEnvironment
-    from blocks.resolve import register_local_environment
+    from blocks.resolve import prefect_api_configured, register_local_environment
     from deployments.deploy import deploy
     from deployments.local import sandbox_config
     from sandbox import start_sandbox
 
-    results: dict[str, Any] = {}
-    server = Server()
-    sandboxes: list[Any] = []
+    assert prefect_api_configured(), "the benchmark must run against the started server"
     try:
-        timed("Prefect server", server.start)
         for i in range(max(sizes)):
             sb = start_sandbox(version="1.0.0", ready_timeout=30)
             sandboxes.append(sb)

@@ -130,3 +130,32 @@ def test_no_secret_reaches_any_output(prefect_server: Any, smoke_cli: Any, tmp_p
         if value in text
     ]
     assert not leaks, leaks
+
+
+def test_demo_with_a_fault_posts_one_slack_message_naming_the_check(
+    prefect_server: Any, smoke_cli: Any, tmp_path: Path
+) -> None:
+    with FakeSlack() as slack:
+        env = prefect_server.env(
+            SMOKE_SLACK_TOKEN="xoxb-demo-token",
+            SMOKE_SLACK_CHANNEL="#smoke",
+            SMOKE_SLACK_API_URL=slack.api_url,
+        )
+        proc = smoke_cli(
+            [
+                "demo",
+                "--fault",
+                "dashboard.feed_500",
+                "--journeys",
+                "dashboard",
+                "--report-dir",
+                str(tmp_path),
+            ],
+            env=env,
+            cwd=tmp_path,
+        )
+        messages = slack.messages()
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert len(messages) == 1, [m.text for m in messages]
+    text = json.dumps(messages[0].body)
+    assert "dashboard" in text and "feed" in text and "FAIL" in text

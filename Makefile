@@ -41,7 +41,7 @@ bench: install
 	.venv/bin/python -m benchmarks.bench
 
 soak: install
-	.venv/bin/python -m pytest tests/reliability -p no:cacheprovider
+	.venv/bin/python -m pytest tests/reliability -s
 
 all: lint typecheck test
 

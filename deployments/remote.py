@@ -34,10 +34,9 @@ from prefect.deployments import run_deployment
 from prefect.states import StateType
 
 from blocks import SmokeEnvironment
-from blocks.resolve import resolve_environment
 from deployments.blocks_admin import require_api
-from deployments.local import SANDBOX, local_sandbox, sandbox_config
-from deployments.run import crashed, probe, report, say
+from deployments.local import SANDBOX
+from deployments.run import crashed, prepare, report, say
 from smoke.errors import ConfigError
 from smoke.results import GateResult, Verdict
 from tasks.report import artifact_key
@@ -67,19 +66,11 @@ def run_gate_via_deployment(
     report_dir = outputs.get("report_dir") or Path("smoke-report")
     started = time.perf_counter()
     with ExitStack() as stack:
+        config = prepare(stack, environment, version, sandbox_faults, report_dir)
         if environment == SANDBOX:
-            faults = sandbox_faults or []
-            say(
-                "Starting the local sandbox"
-                + (f" with faults: {', '.join(faults)}" if faults else "")
-                + " ..."
-            )
-            sb = stack.enter_context(local_sandbox(faults, version or "1.0.0"))
             # The worker resolves `sandbox` like any environment: from its block.
-            SmokeEnvironment.from_config(sandbox_config(sb)).save(SANDBOX, overwrite=True)
-            say(f"Sandbox ready at {sb.base_url}; block smoke-environment/{SANDBOX} points at it")
-        config = asyncio.run(resolve_environment(environment))
-        probe(config.base_url)
+            SmokeEnvironment.from_config(config).save(SANDBOX, overwrite=True)
+            say(f"block smoke-environment/{SANDBOX} points at the sandbox")
         parameters: dict[str, Any] = {
             "environment": environment,
             "version": version,

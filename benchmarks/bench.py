@@ -258,7 +258,9 @@ def bench_scale(runs: int, sizes: list[int], sandboxes: list[Any]) -> list[dict[
             result = await state.result(raise_on_failure=False)
             # The verdict also heads the final state's message ("PASS: env 1.0.0").
             verdict = getattr(result, "verdict", None)
-            verdicts.append(verdict.value if verdict else (state.message or state.name).split(":")[0])
+            verdicts.append(
+                verdict.value if verdict else (state.message or state.name).split(":")[0]
+            )
         return verdicts
 
     exclude = {sb.pid for sb in sandboxes}

@@ -47,11 +47,31 @@ def report(line: str) -> None:
 def test_fault_matrix_through_smoke_gate(name: str, tmp_path: Path) -> None:
     journeys, verdict, must_fail, warned = FAULT_TABLE[name]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMOKE_", "PREFECT_API"))}
-    env["SMOKE_JOURNEYS"] = '{"billing": {"poll_timeout_s": 6}, "onboarding": {"welcome_email": {"timeout_s": 3}}}'
+    env["SMOKE_JOURNEYS"] = (
+        '{"billing": {"poll_timeout_s": 6}, "onboarding": {"welcome_email": {"timeout_s": 3}}}'
+    )
     proc = subprocess.run(
-        [SMOKE, "gate", "--env", "sandbox", "--fault", name, "--version", "1.0.0",
-         "--journeys", ",".join(journeys), "--json", str(tmp_path / "r.json"), "--report-dir", str(tmp_path)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            SMOKE,
+            "gate",
+            "--env",
+            "sandbox",
+            "--fault",
+            name,
+            "--version",
+            "1.0.0",
+            "--journeys",
+            ",".join(journeys),
+            "--json",
+            str(tmp_path / "r.json"),
+            "--report-dir",
+            str(tmp_path),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     result = GateResult.model_validate_json((tmp_path / "r.json").read_text())
     assert proc.returncode == (1 if verdict is Verdict.FAIL else 0), proc.stdout[-3000:]
@@ -126,7 +146,9 @@ def test_slack_down_never_changes_the_verdict(
         assert len(slack.requests) >= 2, "the notification was not retried"
     slack.start()
     slack.reset()
-    report(f"slack {outage}: verdict {result.verdict.value}, gate {time.perf_counter() - started:.1f} s")
+    report(
+        f"slack {outage}: verdict {result.verdict.value}, gate {time.perf_counter() - started:.1f} s"
+    )
 
 
 # --- two gates at once -----------------------------------------------------------------------
@@ -137,19 +159,34 @@ def test_two_gates_on_one_environment_are_serialized(sandbox_env: str) -> None:
 
     async def both() -> list[GateResult]:
         states = await asyncio.gather(
-            release_gate(environment=sandbox_env, version="1.0.0", journeys=["onboarding", "billing"], return_state=True),
-            release_gate(environment=sandbox_env, version="1.0.0", journeys=["onboarding", "billing"], return_state=True),
+            release_gate(
+                environment=sandbox_env,
+                version="1.0.0",
+                journeys=["onboarding", "billing"],
+                return_state=True,
+            ),
+            release_gate(
+                environment=sandbox_env,
+                version="1.0.0",
+                journeys=["onboarding", "billing"],
+                return_state=True,
+            ),
         )
         return [await s.result(raise_on_failure=False) for s in states]
 
     first, second = asyncio.run(both())
-    assert first.verdict is Verdict.PASS and second.verdict is Verdict.PASS, (first.reasons, second.reasons)
+    assert first.verdict is Verdict.PASS and second.verdict is Verdict.PASS, (
+        first.reasons,
+        second.reasons,
+    )
     # Serialized: the later run waited for the earlier one, so it took at least as long
     # as the earlier one's journeys.
     slower, faster = sorted([first, second], key=lambda r: r.duration_s, reverse=True)
     busy = sum(j.duration_ms for j in faster.journeys if j.name == "billing") / 1000
     assert slower.duration_s >= busy, (slower.duration_s, busy)
-    report(f"two gates at once: {faster.duration_s:.1f} s and {slower.duration_s:.1f} s (serialized), both PASS")
+    report(
+        f"two gates at once: {faster.duration_s:.1f} s and {slower.duration_s:.1f} s (serialized), both PASS"
+    )
 
 
 # --- a target that hangs ---------------------------------------------------------------------
@@ -191,9 +228,23 @@ def test_a_hung_target_ends_by_the_deadline(tmp_path: Path) -> None:
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            [SMOKE, "gate", "--env", "tarpit", "--deadline", str(deadline), "--json", str(tmp_path / "r.json"),
-             "--report-dir", str(tmp_path)],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=deadline + 120,
+            [
+                SMOKE,
+                "gate",
+                "--env",
+                "tarpit",
+                "--deadline",
+                str(deadline),
+                "--json",
+                str(tmp_path / "r.json"),
+                "--report-dir",
+                str(tmp_path),
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=deadline + 120,
         )
     finally:
         tarpit.close()

@@ -13,28 +13,10 @@ from collections.abc import Iterator
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from smoke.incidents import AlertState
 from smoke.scrub import scrubber
 from tasks.slack import SlackSettings
+from tests.support.slack_alerts import BOT_TOKEN, CHANNEL, MemoryAlertStore
 from tests.support.slack_server import FakeSlack
-
-BOT_TOKEN = "xoxb-4242-test-bot-token"
-CHANNEL = "#smoke-alerts"
-
-
-class MemoryAlertStore:
-    """The alert state in a dict: the policy end to end without a Prefect server."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, AlertState] = {}
-        self.saves = 0
-
-    async def load(self, environment: str) -> AlertState:
-        return self.states.get(environment, AlertState())
-
-    async def save(self, environment: str, state: AlertState) -> None:
-        self.states[environment] = state
-        self.saves += 1
 
 
 @pytest.fixture(scope="package")

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BOT_TOKEN, CHANNEL, MemoryAlertStore
 
 from smoke.config import SmokeConfig
 from smoke.incidents import Notification
@@ -14,6 +13,7 @@ from smoke.results import Verdict
 from smoke.scrub import scrubber
 from smoke.slack_message import failure_message
 from tasks.slack import SlackSettings, deliver, notification_configured, send
+from tests.support.slack_alerts import BOT_TOKEN, CHANNEL, MemoryAlertStore
 from tests.support.slack_server import FakeSlack
 from tests.unit.report_samples import RUN_URL, fail_result
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import MemoryAlertStore
 
 from smoke.results import CheckResult, GateResult, JourneyResult, Status, Verdict
 from tasks.slack import NotifyOutcome, SlackSettings, deliver
+from tests.support.slack_alerts import MemoryAlertStore
 from tests.support.slack_server import FakeSlack
 from tests.unit.report_samples import fail_result, pass_result
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BOT_TOKEN, CHANNEL
 from prefect import flow
 from prefect.variables import Variable
 
@@ -16,6 +15,7 @@ from blocks.slack import SlackTarget
 from smoke.config import SmokeConfig
 from smoke.results import GateResult
 from tasks.slack import NotifyOutcome, alert_variable_name, notify, notify_crash
+from tests.support.slack_alerts import BOT_TOKEN, CHANNEL
 from tests.support.slack_server import FakeSlack
 from tests.unit.report_samples import fail_result, pass_result
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
-from conftest import CHANNEL
 
 from blocks.resolve import forget_local_environment, register_local_environment
 from smoke.config import SmokeConfig
 from smoke.results import CheckResult, Evidence, GateResult, JourneyResult, Status, Verdict
 from tasks.slack import notify, notify_crash
+from tests.support.slack_alerts import CHANNEL
 from tests.support.slack_server import FakeSlack, RecordedRequest
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
 
 from prefect.client.orchestration import get_client
@@ -14,12 +13,15 @@ from prefect.client.schemas.filters import (
     FlowFilterName,
     FlowRunFilter,
     FlowRunFilterParentTaskRunId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
 )
+from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
 from deployments.blocks_admin import require_api
 from smoke.results import GateResult, Status
-from tasks.report import artifact_key
+from tasks.report import artifact_key, parse_result_markdown
 
 GATE_FLOW = "release-gate"
 
@@ -29,10 +31,14 @@ async def gate_history(environment: str, last: int) -> list[tuple[str, str, Gate
     async with get_client() as client:
         runs = await client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[GATE_FLOW])),
+            # Scheduled runs (a monitor's next ones) are the future, not history.
             flow_run_filter=FlowRunFilter(
-                parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True)
+                parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True),
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(not_any_=[StateType.SCHEDULED])
+                ),
             ),
-            sort=FlowRunSort.START_TIME_DESC,
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
             limit=max(last * 5, 50),
         )
         mine = [r for r in runs if r.parameters.get("environment") == environment][:last]
@@ -45,16 +51,8 @@ async def gate_history(environment: str, last: int) -> list[tuple[str, str, Gate
     by_run = {a.flow_run_id: a for a in artifacts}
     out = []
     for run in mine:
-        result = None
         artifact = by_run.get(run.id)
-        if artifact is not None:
-            body = (
-                str(artifact.data or "").strip().removeprefix("```json").removesuffix("```").strip()
-            )
-            try:
-                result = GateResult.model_validate(json.loads(body))
-            except ValueError:
-                result = None
+        result = parse_result_markdown(str(artifact.data or "")) if artifact else None
         when = run.start_time.strftime("%Y-%m-%d %H:%M") if run.start_time else "not started"
         out.append((when, run.state_name or "?", result))
     return out

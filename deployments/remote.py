@@ -10,7 +10,6 @@ or outlives the deadline gives 3, never 0.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from contextlib import ExitStack
@@ -39,7 +38,7 @@ from deployments.local import SANDBOX
 from deployments.run import crashed, prepare, report, say
 from smoke.errors import ConfigError
 from smoke.results import GateResult, Verdict
-from tasks.report import artifact_key
+from tasks.report import artifact_key, parse_result_markdown
 from tasks.slack import flow_run_url
 
 DEPLOYMENT = "release-gate/release-gate"
@@ -120,8 +119,12 @@ async def trigger_and_follow(
         result = await recorded_result(client, flow_run.id, str(parameters["environment"]))
     if final.type in (StateType.COMPLETED, StateType.FAILED) and result is not None:
         return result
+    missing = ""
+    if final.type in (StateType.COMPLETED, StateType.FAILED):
+        key = artifact_key("result", str(parameters["environment"]))
+        missing = f"; its result artifact {key} is missing or unreadable (see the run's logs)"
     return RuntimeError(
-        f"the gate run ended {final.name}: {final.message or 'no result was recorded'}"
+        f"the gate run ended {final.name}: {final.message or 'no result was recorded'}{missing}"
     )
 
 
@@ -176,12 +179,9 @@ async def recorded_result(
         )
     )
     for artifact in artifacts:
-        text = str(artifact.data or "")
-        body = text.strip().removeprefix("```json").removesuffix("```").strip()
-        try:
-            return GateResult.model_validate(json.loads(body))
-        except ValueError:
-            continue
+        result = parse_result_markdown(str(artifact.data or ""))
+        if result is not None:
+            return result
     return None
 
 

@@ -43,8 +43,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 # Card numbers: 13-19 digits, optionally grouped by single spaces, that pass the Luhn
-# check (so ids and timestamps mostly survive).
-_CARD = re.compile(r"\b\d(?: ?\d){12,18}\b")
+# check (so ids and timestamps mostly survive). Digits after a decimal point are a
+# number's fraction (a duration in a JSON result), never a card.
+_CARD = re.compile(r"(?<!\.)\b\d(?: ?\d){12,18}\b")
 
 
 def luhn_valid(digits: str) -> bool:

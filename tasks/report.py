@@ -42,9 +42,23 @@ async def record_results(result: GateResult) -> None:
     )
     # The machine-readable result, so `smoke gate --via-deployment` can write the same
     # JSON, JUnit and report files as an in-process run.
-    payload = scrubber.text(json.dumps(result.model_dump(mode="json")))
     await acreate_markdown_artifact(
-        markdown=f"```json\n{payload}\n```",
+        markdown=result_markdown(result),
         key=artifact_key("result", result.environment),
         description=f"Gate result JSON: {verdict}",
     )
+
+
+def result_markdown(result: GateResult) -> str:
+    """The result as a JSON block; strings are scrubbed, numbers and structure kept."""
+    payload = json.dumps(scrubber.value(result.model_dump(mode="json")))
+    return f"```json\n{payload}\n```"
+
+
+def parse_result_markdown(text: str) -> GateResult | None:
+    """The GateResult in a result artifact's markdown; None when it is not one."""
+    body = text.strip().removeprefix("```json").removesuffix("```").strip()
+    try:
+        return GateResult.model_validate(json.loads(body))
+    except ValueError:
+        return None

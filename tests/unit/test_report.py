@@ -436,3 +436,23 @@ def test_write_outputs_resolves_relative_paths_against_the_report_folder(tmp_pat
     )
     assert len(written) == 3  # nothing copied
     assert "[feed](evidence/feed.json)" in (report_dir / "report.md").read_text()
+
+
+def test_the_result_artifact_round_trips_with_secrets_masked_and_numbers_kept() -> None:
+    from tasks.report import parse_result_markdown, result_markdown
+
+    result = pass_result()
+    # A fraction that passes the Luhn check once looked like a card number to the scrubber.
+    result.duration_s = 16.00210605335111
+    result.journeys[0].checks[0].actual = "sent token hunter2-secret-value"
+    scrubber.register("hunter2-secret-value")
+    try:
+        text = result_markdown(result)
+    finally:
+        scrubber.clear()
+    parsed = parse_result_markdown(text)
+    assert parsed is not None
+    assert parsed.duration_s == result.duration_s
+    assert parsed.journeys[0].checks[0].actual == "sent token ***"
+    assert "hunter2" not in text
+    assert parse_result_markdown("```json\n{not json}\n```") is None

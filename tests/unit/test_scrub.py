@@ -119,6 +119,8 @@ def test_card_numbers_are_masked(text: str, expected: str) -> None:
         "epoch ms 1732190400000",
         "order 1234567812345678",  # 16 digits that fail the Luhn check
         "plain text with 42 and 2025",
+        # A float's fraction that happens to pass the Luhn check: not a card.
+        '{"duration_s": 16.00210605335111}',
     ],
 )
 def test_ids_and_timestamps_are_kept(text: str) -> None:

@@ -20,7 +20,7 @@ JOURNEY_NAMES = ("auth", "onboarding", "billing", "dashboard")
 
 # Prefect's console handlers print every task state change; the CLI shows its own
 # progress instead. Logs still reach the Prefect API (and its UI) at INFO.
-_QUIET_PREFECT = {
+QUIET_PREFECT = {
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL": "CRITICAL",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL": "CRITICAL",
@@ -32,7 +32,7 @@ _QUIET_PREFECT = {
 # events into task-run history and fire automations contend with the run's own writes
 # for SQLite's lock (about half of a gate's wall time) and nothing outlives the process
 # to read what they write: they stay off. A configured PREFECT_API_URL is left alone.
-_LEAN_EPHEMERAL_SERVER = {
+LEAN_EPHEMERAL_SERVER = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
@@ -196,11 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``smoke`` console script."""
     args = build_parser().parse_args(argv)
     if not getattr(args, "verbose", False):
-        for key, value in _QUIET_PREFECT.items():
+        for key, value in QUIET_PREFECT.items():
             os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not os.environ.get("PREFECT_API_URL"):
-        for key, value in _LEAN_EPHEMERAL_SERVER.items():
+        for key, value in LEAN_EPHEMERAL_SERVER.items():
             os.environ.setdefault(key, value)
     handler = COMMANDS[args.command]
     try:

@@ -371,7 +371,7 @@ def _scale_rows(scale: list[dict[str, Any]]) -> list[str]:
         verdicts = ", ".join(sorted(row["verdicts"]))
         lines.append(
             f"| {n} environment(s) at once: verdicts | {verdicts} | PASS "
-            f"| {_met(row['verdicts'] == {'PASS'})} |"
+            f"| {_met(set(row['verdicts']) == {'PASS'})} |"
         )
     return lines
 

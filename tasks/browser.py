@@ -19,7 +19,13 @@ from urllib.parse import urlsplit
 
 from smoke.browser import launch_options
 from smoke.results import Evidence
-from smoke.retry import REQUEST_BACKOFF_S, REQUEST_RETRIES, TRANSIENT_STATUS, repeat_request
+from smoke.retry import (
+    REQUEST_BACKOFF_S,
+    REQUEST_RETRIES,
+    TRANSIENT_STATUS,
+    TransientError,
+    repeat_request,
+)
 from smoke.scrub import scrubber
 from tasks.checks import note_recovered
 
@@ -30,6 +36,9 @@ if TYPE_CHECKING:
 
 # Playwright's default of 30 s per action would let one broken page eat the gate's budget.
 ACTION_TIMEOUT_MS = 10_000
+# One attempt of a browser check, from its new page to closing it; a retry follows.
+BROWSER_CHECK_TIMEOUT_S = 25.0
+CLOSE_TIMEOUT_S = 10.0
 
 
 class LazyBrowser:
@@ -108,11 +117,13 @@ async def new_context(base_url: str) -> BrowserContext:
 
 
 async def close_context(context: BrowserContext) -> None:
-    """Stop tracing and close the context."""
-    try:
-        await context.tracing.stop()
-    finally:
-        await context.close()
+    """Stop tracing and close the context; a stuck close gives up (the browser closes later)."""
+    with suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            try:
+                await context.tracing.stop()
+            finally:
+                await context.close()
 
 
 @asynccontextmanager
@@ -124,22 +135,32 @@ async def traced_page(
     ``mask`` lists selectors blacked out in the screenshot (card fields). Cookies are
     cleared afterwards so the next check of the journey starts signed out.
     """
-    context = await ctx.browser_context()
-    await context.tracing.start_chunk(title=f"{ctx.journey}.{check}")
-    page = await context.new_page()
-    watch = PageWatch(page)
     try:
-        yield page
-    except BaseException:
-        ctx.evidence[check] = await _keep_evidence(ctx, check, context, page, mask)
-        raise
-    else:
-        await context.tracing.stop_chunk()
-        for seen in watch.transient:
-            note_recovered(f"page request {seen}")
-    finally:
-        await page.close()
-        await context.clear_cookies()
+        # Playwright's own timeouts bound each action, not the calls between them
+        # (a new context, tracing, an evaluate): a stuck one must not eat the deadline.
+        async with asyncio.timeout(BROWSER_CHECK_TIMEOUT_S):
+            context = await ctx.browser_context()
+            await context.tracing.start_chunk(title=f"{ctx.journey}.{check}")
+            page = await context.new_page()
+            watch = PageWatch(page)
+            try:
+                yield page
+            except BaseException:
+                ctx.evidence[check] = await _keep_evidence(ctx, check, context, page, mask)
+                raise
+            else:
+                await context.tracing.stop_chunk()
+                for seen in watch.transient:
+                    note_recovered(f"page request {seen}")
+            finally:
+                await page.close()
+                await context.clear_cookies()
+    except TimeoutError:
+        raise TransientError(
+            f"the browser check did not finish within {BROWSER_CHECK_TIMEOUT_S:g} s",
+            expected=f"done within {BROWSER_CHECK_TIMEOUT_S:g} s",
+            actual="still waiting on the browser",
+        ) from None
 
 
 async def _keep_evidence(

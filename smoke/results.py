@@ -7,6 +7,7 @@ Slack messages the same way everywhere.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -134,6 +135,21 @@ class GateResult(BaseModel):
         """Checks that failed or errored."""
         return [c for c in self.all_checks() if c.is_problem]
 
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> GateResult:
+        """Read back the documented JSON shape (``smoke gate --json``)."""
+        journeys = [
+            JourneyResult(
+                name=j["name"],
+                checks=[
+                    CheckResult(journey=j["name"], check=c["name"], **_without(c, "name"))
+                    for c in j["checks"]
+                ],
+            )
+            for j in data.get("journeys", [])
+        ]
+        return cls(**_without(data, "journeys"), journeys=journeys)
+
     def to_json_dict(self) -> dict[str, object]:
         """The documented JSON result shape."""
         return {
@@ -168,3 +184,7 @@ class GateResult(BaseModel):
                 for j in self.journeys
             ],
         }
+
+
+def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in keys}

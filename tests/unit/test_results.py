@@ -164,3 +164,12 @@ def test_all_checks_and_problems_keep_run_order() -> None:
         "dashboard.ui",
     ]
     assert [c.key for c in gate.problems()] == ["dashboard.feed"]
+
+
+def test_the_json_result_reads_back() -> None:
+    from tests.unit.report_samples import pass_result
+
+    result = pass_result()
+    again = GateResult.from_json_dict(json.loads(json.dumps(result.to_json_dict())))
+    assert again.to_json_dict() == result.to_json_dict()
+    assert [c.key for c in again.all_checks()] == [c.key for c in result.all_checks()]

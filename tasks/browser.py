@@ -267,6 +267,9 @@ async def api_get(page: Page, path: str) -> tuple[int, Any]:
             break
         note_recovered(f"GET {path} -> {response.status}")
         await asyncio.sleep(REQUEST_BACKOFF_S * 2**attempt)
+    if repeat_request("GET", response.status):
+        # Still a transient answer: the whole check is retried, never judged on it.
+        raise TransientError(f"GET {path} answered {response.status} after repeats")
     try:
         body = await response.json()
     except Exception:

@@ -32,6 +32,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.web import WebClient
@@ -175,6 +176,8 @@ def _send_blocking(settings: SlackSettings, payload: Payload) -> None:
     handlers: list[RetryHandler] = [
         RateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES),
         ConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES),
+        # A 500/503 from Slack is usually momentary: try again before reporting it.
+        ServerErrorRetryHandler(max_retry_count=MAX_RETRIES),
     ]
     if settings.uses_bot:
         assert settings.bot_token is not None and settings.channel is not None

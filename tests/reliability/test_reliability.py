@@ -203,7 +203,8 @@ class Tarpit:
         self.port = self.sock.getsockname()[1]
         self.held: list[socket.socket] = []
         self._stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
 
     def _accept(self) -> None:
         self.sock.settimeout(0.2)
@@ -216,6 +217,7 @@ class Tarpit:
 
     def close(self) -> None:
         self._stop = True
+        self._thread.join()  # no accept() on a closed socket
         for conn in self.held:
             conn.close()
         self.sock.close()

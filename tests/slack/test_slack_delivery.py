@@ -95,6 +95,16 @@ async def test_a_500_is_an_error_not_an_exception(
     assert not outcome.posted
     assert outcome.error is not None and "HTTP 500" in outcome.error
     assert "slack-status.com" in outcome.error
+    assert [r.status for r in slack.requests] == [500, 500, 500]  # retried twice
+
+
+async def test_a_momentary_500_is_retried_and_the_message_posted(
+    slack: FakeSlack, bot: SlackSettings, store: MemoryAlertStore
+) -> None:
+    slack.fail(1)
+    outcome = await deliver(fail_result(EVIDENCE), bot, store, now=1000.0)
+    assert outcome.posted, outcome.error
+    assert [r.status for r in slack.requests] == [500, 200]
 
 
 async def test_a_webhook_500_is_an_error_too(slack: FakeSlack) -> None:

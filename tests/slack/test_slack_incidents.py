@@ -112,7 +112,7 @@ async def test_a_recovery_that_could_not_be_posted_is_posted_by_the_next_run(
     slack: FakeSlack, bot: SlackSettings, store: MemoryAlertStore
 ) -> None:
     await deliver(monitor(fail_result(EVIDENCE)), bot, store, now=T0)
-    slack.fail(1)
+    slack.fail(3)  # the first try and both retries
     first = await deliver(pass_result(), bot, store, now=T0 + 900)
     assert (first.posted, first.kind) == (False, "recovery") and first.error
     second = await deliver(pass_result(), bot, store, now=T0 + 1800)

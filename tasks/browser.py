@@ -27,7 +27,7 @@ from smoke.retry import (
     repeat_request,
 )
 from smoke.scrub import scrubber
-from tasks.checks import note_recovered
+from tasks.checks import CheckFailed, note_recovered
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
@@ -145,8 +145,16 @@ async def traced_page(
             watch = PageWatch(page)
             try:
                 yield page
-            except BaseException:
+            except BaseException as e:
                 ctx.evidence[check] = await _keep_evidence(ctx, check, context, page, mask)
+                if isinstance(e, CheckFailed) and watch.transient:
+                    # The page got 429/5xx answers on the way: judge it on a retry, not
+                    # now (a lasting fault still fails once the retries are used up).
+                    raise TransientError(
+                        f"{e.message} (the page saw {', '.join(watch.transient[:3])})",
+                        expected=e.expected,
+                        actual=e.actual,
+                    ) from e
                 raise
             else:
                 await context.tracing.stop_chunk()

@@ -88,6 +88,7 @@ def test_fault_matrix_through_smoke_gate(name: str, tmp_path: Path) -> None:
 # --- soak --------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(SOAK_RUNS * 60)  # the suite's 300 s is per gate-sized test
 def test_soak_with_transient_faults_never_fails(run_gate: Any, fault: Any) -> None:
     fault("transient.http_503", "transient.slow_start")
     verdicts: dict[str, int] = {}
@@ -101,6 +102,8 @@ def test_soak_with_transient_faults_never_fails(run_gate: Any, fault: Any) -> No
         flaky += sum(c.status is Status.FLAKY for c in result.all_checks())
         degraded += sum(c.status is Status.DEGRADED for c in result.all_checks())
         assert result.verdict is Verdict.PASS, {c.key: c.message for c in result.problems()}
+        if len(walls) % 10 == 0:
+            report(f"soak: {len(walls)}/{SOAK_RUNS} runs PASS, {flaky} flaky check results so far")
     walls.sort()
     report(
         f"soak: {SOAK_RUNS} gate runs with transient.http_503 + transient.slow_start: {verdicts}; "

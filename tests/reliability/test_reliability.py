@@ -15,8 +15,6 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,14 +29,24 @@ from deployments.local import sandbox_config
 from sandbox import RunningSandbox
 from smoke.results import GateResult, Status, Verdict
 from tests.support.fault_table import FAULT_TABLE
+from tests.support.prefect_server import run_smoke
 from tests.support.slack_server import FakeSlack
 
-SMOKE = str(Path(sys.executable).with_name("smoke"))
 SOAK_RUNS = int(os.environ.get("SMOKE_SOAK_RUNS", "50"))
 
 
 def report(line: str) -> None:
     print(f"\n[reliability] {line}", flush=True)
+
+
+def outputs(folder: Path) -> list[str]:
+    """`smoke gate` options that write the JSON result and the report into ``folder``."""
+    return ["--json", str(folder / "r.json"), "--report-dir", str(folder)]
+
+
+def written_result(folder: Path) -> GateResult:
+    """The GateResult `smoke gate --json` wrote into ``folder``."""
+    return GateResult.from_json_dict(json.loads((folder / "r.json").read_text()))
 
 
 # --- the fault matrix through the command line ------------------------------------------
@@ -51,30 +59,15 @@ def test_fault_matrix_through_smoke_gate(name: str, tmp_path: Path) -> None:
     env["SMOKE_JOURNEYS"] = (
         '{"billing": {"poll_timeout_s": 6}, "onboarding": {"welcome_email": {"timeout_s": 3}}}'
     )
-    proc = subprocess.run(
+    proc = run_smoke(
         [
-            SMOKE,
-            "gate",
-            "--env",
-            "sandbox",
-            "--fault",
-            name,
-            "--version",
-            "1.0.0",
-            "--journeys",
-            ",".join(journeys),
-            "--json",
-            str(tmp_path / "r.json"),
-            "--report-dir",
-            str(tmp_path),
+            *("gate", "--env", "sandbox", "--fault", name, "--version", "1.0.0"),
+            *("--journeys", ",".join(journeys), *outputs(tmp_path)),
         ],
         env=env,
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
-    result = GateResult.from_json_dict(json.loads((tmp_path / "r.json").read_text()))
+    result = written_result(tmp_path)
     assert proc.returncode == (1 if verdict is Verdict.FAIL else 0), proc.stdout[-3000:]
     assert result.verdict is verdict
     assert {c.key for c in result.problems()} == must_fail
@@ -233,29 +226,16 @@ def test_a_hung_target_ends_by_the_deadline(tmp_path: Path) -> None:
     env |= {"SMOKE_BASE_URL": f"http://127.0.0.1:{tarpit.port}", "SMOKE_E2E_TOKEN": "tarpit-token"}
     started = time.perf_counter()
     try:
-        proc = subprocess.run(
-            [
-                SMOKE,
-                "gate",
-                "--env",
-                "tarpit",
-                "--deadline",
-                str(deadline),
-                "--json",
-                str(tmp_path / "r.json"),
-                "--report-dir",
-                str(tmp_path),
-            ],
+        proc = run_smoke(
+            ["gate", "--env", "tarpit", "--deadline", str(deadline), *outputs(tmp_path)],
             env=env,
             cwd=tmp_path,
-            capture_output=True,
-            text=True,
             timeout=deadline + 120,
         )
     finally:
         tarpit.close()
     wall = time.perf_counter() - started
-    result = GateResult.from_json_dict(json.loads((tmp_path / "r.json").read_text()))
+    result = written_result(tmp_path)
     assert proc.returncode in (1, 3), proc.stdout[-2000:]
     assert result.verdict is not Verdict.PASS
     # The gate itself (after Prefect's start-up) ends by the deadline plus 10 s.

@@ -425,8 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     timed("Prefect server", server.start)
     from blocks import SmokeEnvironment
     from blocks.resolve import prefect_api_configured, register_local_environment
+    from cli.local import sandbox_config
     from deployments.deploy import deploy
-    from deployments.local import sandbox_config
     from sandbox import start_sandbox
 
     assert prefect_api_configured(), "the benchmark must run against the started server"

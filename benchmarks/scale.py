@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench import cpu_seconds, descendants, median, peak_memory
-from deployments.cli import LEAN_EPHEMERAL_SERVER, QUIET_PREFECT
+from cli.main import LEAN_EPHEMERAL_SERVER, QUIET_PREFECT
 
 
 async def gates(names: list[str]) -> list[str]:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(QUIET_PREFECT | LEAN_EPHEMERAL_SERVER)
 
     from blocks.resolve import register_local_environment
-    from deployments.local import sandbox_config
+    from cli.local import sandbox_config
     from sandbox import start_sandbox
 
     sandboxes = []

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import httpx
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
 from blocks.environment import SmokeEnvironment
+from blocks.prefect_api import check_prefect_api, prefect_api_configured
 from blocks.slack import SlackTarget
 from smoke.config import SmokeConfig, apply_env_overrides, from_env, register_secrets
 from smoke.errors import ConfigError, SmokeSystemError
@@ -35,29 +35,6 @@ def register_local_environment(config: SmokeConfig) -> None:
 def forget_local_environment(name: str) -> None:
     """Undo ``register_local_environment``."""
     _local.pop(name, None)
-
-
-def prefect_api_configured() -> bool:
-    """True when PREFECT_API_URL points at a server (not Prefect's ephemeral mode)."""
-    return bool(PREFECT_API_URL.value())
-
-
-async def check_prefect_api(timeout_s: float = 5.0) -> None:
-    """Fail fast when the configured Prefect API does not answer its health check.
-
-    Prefect's client retries a dead server with backoff for about a minute; a release
-    pipeline should hear within seconds that the smoke system cannot run.
-    """
-    url = f"{str(PREFECT_API_URL.value()).rstrip('/')}/health"
-    try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
-            response = await client.get(url)
-        response.raise_for_status()
-    except httpx.HTTPError as e:
-        raise SmokeSystemError(
-            f"The Prefect API at {PREFECT_API_URL.value()} is not answering ({type(e).__name__}: {e}). "
-            "Start it (`prefect server start`) or fix PREFECT_API_URL."
-        ) from e
 
 
 async def load_block(name: str) -> SmokeConfig | None:

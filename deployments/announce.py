@@ -7,7 +7,7 @@ import asyncio
 from prefect.events import Event
 from prefect.events.clients import get_events_client
 
-from deployments.blocks_admin import require_api
+from blocks.prefect_api import require_api
 from smoke.errors import SmokeSystemError
 
 EVENT = "release.deployed"

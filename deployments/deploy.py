@@ -26,8 +26,8 @@ from prefect.events.schemas.automations import AutomationCore, EventTrigger, Pos
 from prefect.exceptions import ObjectNotFound
 
 from blocks import SlackTarget, SmokeEnvironment
-from deployments.blocks_admin import require_api
-from deployments.local import SANDBOX
+from blocks.prefect_api import require_api
+from smoke.config import SANDBOX
 from smoke.errors import SmokeSystemError
 
 ROOT = Path(__file__).resolve().parents[1]

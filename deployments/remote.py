@@ -1,10 +1,8 @@
-"""``smoke gate --via-deployment``: trigger the `release-gate` deployment and follow it.
+"""Trigger the `release-gate` deployment and follow its run to the recorded result.
 
-The run happens on a worker; this process streams its progress from the run's logs,
-waits up to the deadline (plus a grace period for the worker to pick it up), then reads
-the result the gate recorded as an artifact and writes the same JSON, JUnit and report
-files as an in-process run, with the same exit codes. A run that crashes, is cancelled
-or outlives the deadline gives 3, never 0.
+The run happens on a worker; this streams its progress from the run's logs, waits up to
+the deadline (plus a grace period for the worker to pick it up), then reads the result
+the gate recorded as an artifact.
 """
 
 from __future__ import annotations
@@ -12,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from contextlib import ExitStack
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -32,12 +29,8 @@ from prefect.client.schemas.sorting import LogSort
 from prefect.deployments import run_deployment
 from prefect.states import StateType
 
-from blocks import SmokeEnvironment
-from deployments.blocks_admin import require_api
-from deployments.local import SANDBOX
-from deployments.run import crashed, prepare, report, say
 from smoke.errors import ConfigError
-from smoke.results import GateResult, Verdict
+from smoke.results import GateResult
 from tasks.report import artifact_key, parse_result_markdown
 from tasks.slack import flow_run_url
 
@@ -49,49 +42,10 @@ _PROGRESS = re.compile(r"^(passed|flaky|degraded|FAILED|ERROR|skipped)\s+\S+\.\S
 _FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 
 
-def run_gate_via_deployment(
-    *,
-    environment: str,
-    version: str | None,
-    journeys: list[str] | None,
-    mode: str,
-    fail_on_flaky: bool,
-    deadline_s: int,
-    outputs: dict[str, Path | None],
-    sandbox_faults: list[str] | None = None,
-) -> int:
-    """Trigger, follow, report; the exit code follows the verdict."""
-    require_api()
-    report_dir = outputs.get("report_dir") or Path("smoke-report")
-    started = time.perf_counter()
-    with ExitStack() as stack:
-        config = prepare(stack, environment, version, sandbox_faults, report_dir)
-        if environment == SANDBOX:
-            # The worker resolves `sandbox` like any environment: from its block.
-            SmokeEnvironment.from_config(config).save(SANDBOX, overwrite=True)
-            say(f"block smoke-environment/{SANDBOX} points at the sandbox")
-        parameters: dict[str, Any] = {
-            "environment": environment,
-            "version": version,
-            "mode": mode,
-            "fail_on_flaky": fail_on_flaky,
-            "deadline_s": deadline_s,
-        }
-        if journeys:
-            parameters["journeys"] = journeys
-        outcome = asyncio.run(trigger_and_follow(parameters, deadline_s))
-    result = (
-        outcome if isinstance(outcome, GateResult) else crashed(environment, version, mode, outcome)
-    )
-    if not result.duration_s:
-        result.duration_s = time.perf_counter() - started
-    return report(result, outputs, report_dir)
-
-
 async def trigger_and_follow(
-    parameters: dict[str, Any], deadline_s: float
+    parameters: dict[str, Any], deadline_s: float, say: Callable[[str], None]
 ) -> GateResult | Exception:
-    """Run the deployment, stream progress, return the recorded result or why there is none."""
+    """Run the deployment, hand progress lines to ``say``, return the result or why there is none."""
     try:
         flow_run: FlowRun = await run_deployment(  # type: ignore[misc]
             DEPLOYMENT, parameters=parameters, timeout=0
@@ -109,7 +63,7 @@ async def trigger_and_follow(
         return RuntimeError(f"could not trigger {DEPLOYMENT}: {type(e).__name__}: {e}")
     say(f"Triggered {flow_run.name}: {flow_run_url(str(flow_run.id)) or flow_run.id}")
     async with get_client() as client:
-        final = await follow(client, flow_run.id, deadline_s + PICKUP_GRACE_S)
+        final = await follow(client, flow_run.id, deadline_s + PICKUP_GRACE_S, say)
         if final is None:
             await client.set_flow_run_state(flow_run.id, _cancelling(), force=True)
             return TimeoutError(
@@ -134,7 +88,9 @@ def _cancelling() -> Any:
     return Cancelling(message="cancelled by `smoke gate --via-deployment`: deadline passed")
 
 
-async def follow(client: PrefectClient, flow_run_id: UUID, timeout_s: float) -> Any:
+async def follow(
+    client: PrefectClient, flow_run_id: UUID, timeout_s: float, say: Callable[[str], None]
+) -> Any:
     """Print progress lines from the run and its subflows until it ends; its final state."""
     deadline = time.monotonic() + timeout_s
     seen: set[UUID] = set()
@@ -145,15 +101,17 @@ async def follow(client: PrefectClient, flow_run_id: UUID, timeout_s: float) -> 
             announced_state = run.state.name
             if announced_state in ("Pending", "Running", "Scheduled", "Late"):
                 say(f"  run is {announced_state}")
-        await _print_new_progress(client, flow_run_id, seen)
+        await _print_new_progress(client, flow_run_id, seen, say)
         if run.state and run.state.type in _FINAL:
-            await _print_new_progress(client, flow_run_id, seen)
+            await _print_new_progress(client, flow_run_id, seen, say)
             return run.state
         await asyncio.sleep(POLL_S)
     return None
 
 
-async def _print_new_progress(client: PrefectClient, root: UUID, seen: set[UUID]) -> None:
+async def _print_new_progress(
+    client: PrefectClient, root: UUID, seen: set[UUID], say: Callable[[str], None]
+) -> None:
     children = await client.read_flow_runs(
         flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[root]))
     )
@@ -185,4 +143,4 @@ async def recorded_result(
     return None
 
 
-__all__ = ["Verdict", "run_gate_via_deployment"]
+__all__ = ["DEPLOYMENT", "trigger_and_follow"]

@@ -19,6 +19,8 @@ from smoke.scrub import scrubber
 AuthMethod = Literal["password", "static_token"]
 
 STRIPE_TEST_PREFIXES = ("sk_test_", "rk_test_")
+# The environment name of the local sandbox the CLI starts for a run (`--env sandbox`).
+SANDBOX = "sandbox"
 
 
 class SmokeConfig(BaseModel):

@@ -25,7 +25,7 @@ import pytest
 from pydantic import SecretStr
 
 from blocks.resolve import forget_local_environment, register_local_environment
-from deployments.local import sandbox_config
+from cli.local import sandbox_config
 from sandbox import RunningSandbox
 from smoke.results import GateResult, Status, Verdict
 from tests.support.fault_table import FAULT_TABLE

@@ -16,8 +16,9 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from blocks.resolve import EVIDENCE_ENV, forget_local_environment, register_local_environment
-from deployments.local import SANDBOX, sandbox_config
+from cli.local import sandbox_config
 from sandbox import RunningSandbox, start_sandbox
+from smoke.config import SANDBOX
 from smoke.results import GateResult
 
 FAST_CONTRACT: dict[str, Any] = {

@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from blocks.resolve import EVIDENCE_ENV, prefect_api_configured, resolve_environment
-from deployments.local import SANDBOX, local_sandbox
-from smoke.config import SmokeConfig
+from cli.local import local_sandbox
+from smoke.config import SANDBOX, SmokeConfig
 from smoke.errors import ConfigError, SmokeSystemError
 from smoke.report import progress_line, render_summary, write_outputs
 from smoke.results import GateResult, JourneyResult, Verdict

@@ -227,9 +227,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if args.fault and args.env != "sandbox":
         raise ConfigError("--fault only applies to --env sandbox (the local sandbox)")
     if args.via_deployment:
-        from deployments.remote import run_gate_via_deployment as run_gate
+        from cli.via_deployment import run_gate_via_deployment as run_gate
     else:
-        from deployments.run import run_gate
+        from cli.run import run_gate
 
     return run_gate(
         environment=args.env,
@@ -245,15 +245,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 def cmd_journey(args: argparse.Namespace) -> int:
     """``smoke journey NAME``."""
-    from deployments.run import run_single_journey
+    from cli.run import run_single_journey
 
     return run_single_journey(args.name, args.env, outputs=_outputs(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``smoke demo``: the gate against a fresh sandbox."""
-    from deployments.local import DEFAULT_VERSION
-    from deployments.run import run_gate
+    from cli.local import DEFAULT_VERSION
+    from cli.run import run_gate
 
     return run_gate(
         environment="sandbox",
@@ -269,11 +269,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """``smoke sandbox``: serve until Ctrl-C."""
-    from deployments.local import sandbox_credentials
+    from cli.local import sandbox_credentials
     from sandbox import serve
 
     if args.push_block:
-        from deployments.local import serve_as_block
+        from cli.local import serve_as_block
 
         return serve_as_block(
             args.push_block, args.host, args.port, args.fault, args.sandbox_version
@@ -299,14 +299,14 @@ def cmd_faults(args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     """``smoke seed``."""
-    from deployments.run import run_seed
+    from cli.run import run_seed
 
     return run_seed(args.env, args.tier)
 
 
 def cmd_blocks(args: argparse.Namespace) -> int:
     """``smoke blocks register|push``."""
-    from deployments import blocks_admin
+    from cli import blocks_admin
 
     if args.blocks_command == "register":
         return blocks_admin.register()
@@ -329,7 +329,7 @@ def cmd_announce(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """``smoke history``."""
-    from deployments.history import history
+    from cli.history import history
 
     return history(args.env, args.last)
 

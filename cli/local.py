@@ -11,10 +11,9 @@ from pydantic import SecretStr
 
 from blocks.resolve import forget_local_environment, register_local_environment
 from sandbox import RunningSandbox, SandboxCredentials, start_sandbox
-from smoke.config import SmokeConfig, check_test_key, env_overrides
+from smoke.config import SANDBOX, SmokeConfig, check_test_key, env_overrides
 from smoke.errors import SmokeSystemError
 
-SANDBOX = "sandbox"
 DEFAULT_VERSION = "1.0.0"
 
 # SMOKE_* settings that the sandbox must accept too: set one and the sandbox is started
@@ -85,7 +84,7 @@ def serve_as_block(name: str, host: str, port: int, faults: Sequence[str], versi
     environment, so the whole production path can be tried on one machine.
     """
     from blocks import SmokeEnvironment
-    from deployments.blocks_admin import require_api
+    from blocks.prefect_api import require_api
 
     require_api()
     stop = threading.Event()

@@ -5,18 +5,8 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from blocks import SlackTarget, SmokeEnvironment
-from blocks.resolve import prefect_api_configured
+from blocks.prefect_api import require_api
 from smoke.config import from_env
-from smoke.errors import ConfigError
-
-
-def require_api() -> None:
-    """Blocks live on a Prefect server: refuse to write them into ephemeral mode's database."""
-    if not prefect_api_configured():
-        raise ConfigError(
-            "PREFECT_API_URL is not set: blocks are stored on a Prefect server. Start one "
-            "(`prefect server start`) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
-        )
 
 
 def register() -> int:

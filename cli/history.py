@@ -19,7 +19,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
-from deployments.blocks_admin import require_api
+from blocks.prefect_api import require_api
 from smoke.results import GateResult, Status
 from tasks.report import artifact_key, parse_result_markdown
 

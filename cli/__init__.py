@@ -1,0 +1,1 @@
+"""The `smoke` command line: parser, in-process runner, local sandbox wiring, history, block admin."""

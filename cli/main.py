@@ -225,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 RUN_COMMANDS = ("gate", "journey", "demo")
+# Commands that talk to a Prefect server: without PREFECT_API_URL, the local one if it runs.
+SERVER_COMMANDS = ("deploy", "blocks", "announce", "history", "sandbox")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -241,6 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     handler = COMMANDS[args.command]
+    if args.command in SERVER_COMMANDS:
+        from cli.prefect_target import use_local_server
+
+        use_local_server()
     try:
         return handler(args)
     except SmokeError as e:
@@ -418,9 +424,7 @@ def cmd_announce(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     """``smoke history``."""
     from cli.history import history
-    from cli.prefect_target import choose
 
-    choose(ephemeral=False, start_local=False)
     return history(args.env, args.last)
 
 

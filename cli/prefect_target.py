@@ -57,6 +57,33 @@ class PrefectTarget:
         return None
 
 
+# How long the run's last logs and events may take to reach the temporary server.
+DRAIN_TIMEOUT_S = 30.0
+
+
+def stop_ephemeral(server: Any) -> None:
+    """Deliver the run's queued logs and events, then stop the temporary server.
+
+    Stopped first, the queues would retry a dead server for a minute or more at exit.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=DRAIN_TIMEOUT_S, at_exit=False)
+    server.stop()
+
+
+def use_local_server() -> local.LocalServer | None:
+    """For commands that need a server (deploy, blocks, history): the local one, if it runs."""
+    if local.configured_api_url():
+        return None
+    server = local.recorded_server()
+    if server is not None:
+        os.environ["PREFECT_API_URL"] = server.api_url
+    return server
+
+
 def choose(
     *, ephemeral: bool, start_local: bool, say: Callable[[str], None] = print
 ) -> PrefectTarget:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cli.prefect_target import PrefectTarget
+from cli.prefect_target import PrefectTarget, stop_ephemeral
 from cli.startup import StartUps
 from cli.validate import validate_locally
 from smoke.config import SANDBOX, SmokeConfig
@@ -169,7 +169,7 @@ def prepare(
     ephemeral = startups.result(prefect_ready)
     if ephemeral is not None and prefect.kind == "ephemeral":
         # Stopped with the run: it would outlive a signal otherwise.
-        stack.callback(ephemeral.stop)
+        stack.callback(stop_ephemeral, ephemeral)
 
     from blocks.resolve import EVIDENCE_ENV, resolve_environment, suite_spec
 

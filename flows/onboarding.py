@@ -24,7 +24,7 @@ from tasks.checks import (
     skip_rest,
 )
 from tasks.context import JourneyContext, open_journey
-from tasks.http import expect, save, send
+from tasks.http import expect, field_of, save, send
 from tasks.sequences import journey_frame
 
 JOURNEY = "onboarding"
@@ -71,7 +71,8 @@ async def preview_matches(ctx: JourneyContext) -> Passed:
         raise CheckSkipped("no preview configured", kind="not_applicable")
     reply = await send(ctx, preview.request)
     expect(reply, preview.request, "preview")
-    body = reply.body if isinstance(reply.body, dict) else {}
+    shown = field_of(reply, preview.fields_at, "preview") if preview.fields_at else reply.body
+    body = shown if isinstance(shown, dict) else {}
     wrong = {
         f: body.get(f, "<missing>") for f in preview.fields if body.get(f) != ctx.variables.get(f)
     }

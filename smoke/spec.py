@@ -204,6 +204,9 @@ class AuthSpec(JourneyBase):
 class PreviewSpec(Strict):
     request: Request
     fields: list[str]
+    # Where the fields sit in the answer (a dotted path, e.g. `data`); the body itself
+    # when unset.
+    fields_at: str | None = None
     page_path: str | None = None
     page_field_selector: str = '[data-testid="preview-{field}"]'
 

@@ -165,7 +165,8 @@ async def _fill_login_form(ctx: JourneyContext, page: object) -> None:
 
 @check("browser_login")
 async def browser_login(ctx: JourneyContext) -> Passed:
-    """A browser signs in through the identity provider and comes back through the callback."""
+    """Invariant: a browser signs in on the login page, comes back through the callback
+    to ``success_url``, and the page's session is the test identity."""
     spec = _spec(ctx)
     if spec.browser_login is None:
         raise CheckSkipped("no browser login configured", kind="not_applicable")
@@ -234,7 +235,9 @@ def _forge_state(url: str) -> str:
 
 @check("forged_state_rejected")
 async def forged_state_rejected(ctx: JourneyContext) -> Passed:
-    """The login callback refuses a real code that comes with a forged ``state``.
+    """Invariant: the login callback refuses a real code that comes with a forged
+    ``state`` (an expected refusal status) and leaves no session behind; the positive
+    twin is the real login reaching the callback in the same attempt.
 
     The browser signs in for real; the redirect that carries the identity provider's
     answer to the callback is rewritten in flight so its ``state`` is not the one the
@@ -301,7 +304,8 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
 
 @check("passkey_login", writes=True)
 async def passkey_login(ctx: JourneyContext) -> Passed:
-    """Register a passkey on a virtual authenticator, sign out, sign back in with it."""
+    """Invariant: a passkey registered on a virtual authenticator signs the test identity
+    back in after signing out, and the page's session is the test identity."""
     spec = _spec(ctx)
     pk = spec.passkey
     if pk is None:
@@ -339,9 +343,9 @@ async def _wait_for_status(page: object, selector: str, wanted: str, doing: str)
         await asyncio.sleep(0.1)
     if wanted not in text:
         raise CheckFailed(
-            f"{doing} failed: the page says {text!r}",
-            expected=f"status {wanted!r}",
-            actual=f"status {text!r}",
+            f"{doing} failed: the page says {as_json(text)}",
+            expected=f"status {as_json(wanted)}",
+            actual=f"status {as_json(text)}",
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from prefect import flow
 
+from smoke.contracts import as_json
 from smoke.results import Evidence, JourneyResult
 from smoke.scrub import scrubber
 from smoke.spec import BillingSpec, Request
@@ -68,9 +69,9 @@ async def test_mode_interlock(ctx: JourneyContext) -> Passed:
     mode = field_of(reply, ctx.suite.preflight.stripe_mode_field, "e2e status")
     if mode != STRIPE_TEST_MODE:
         raise CheckFailed(
-            f"the target reports Stripe mode {mode!r}: no payment check will run against it",
+            f"the target reports Stripe mode {as_json(mode)}: no payment check will run against it",
             expected="Stripe test mode on the target",
-            actual=f"stripe mode {mode!r}",
+            actual=f"stripe mode {as_json(mode)}",
             evidence=[reply.evidence()],
         )
     return Passed(expected="Stripe test mode", actual="test key; target reports test mode")
@@ -168,12 +169,13 @@ async def declined_card(ctx: JourneyContext) -> Passed:
     status = (await subscription(ctx)).get(spec.subscription_status_field)
     if status not in spec.inactive_values:
         raise CheckFailed(
-            f"a declined card left a subscription in status {status!r}",
+            f"a declined card left a subscription in status {as_json(status)}",
             expected=f"subscription status in {spec.inactive_values}",
-            actual=f"status {status!r}",
+            actual=f"status {as_json(status)}",
         )
     return Passed(
-        expected="an error and no subscription", actual=f"{outcome[7:]!r}; status {status!r}"
+        expected="an error and no subscription",
+        actual=f"{as_json(outcome[7:])}; status {as_json(status)}",
     )
 
 
@@ -203,11 +205,12 @@ async def cancel_returns_unchanged(ctx: JourneyContext) -> Passed:
     if after != before:
         raise CheckFailed(
             "cancelling the checkout changed the subscription",
-            expected=f"status {before!r} unchanged",
-            actual=f"status {after!r}",
+            expected=f"status {as_json(before)} unchanged",
+            actual=f"status {as_json(after)}",
         )
     return Passed(
-        expected="back on the cancel page, subscription unchanged", actual=f"status {after!r}"
+        expected="back on the cancel page, subscription unchanged",
+        actual=f"status {as_json(after)}",
     )
 
 
@@ -246,10 +249,10 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
             break
         if time.monotonic() - started + delay > spec.poll_timeout_s:
             raise CheckFailed(
-                f"the subscription did not become {spec.active_value!r} within {spec.poll_timeout_s:g} s: "
+                f"the subscription did not become {as_json(spec.active_value)} within {spec.poll_timeout_s:g} s: "
                 "the webhook was not processed",
-                expected=f"status {spec.active_value!r} within {spec.poll_timeout_s:g} s",
-                actual=f"status {body.get(spec.subscription_status_field)!r} after {polls} polls",
+                expected=f"status {as_json(spec.active_value)} within {spec.poll_timeout_s:g} s",
+                actual=f"status {as_json(body.get(spec.subscription_status_field))} after {polls} polls",
                 evidence=[
                     Evidence(
                         kind="response",
@@ -272,7 +275,7 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
             raise CheckFailed(
                 "the app says active but Stripe disagrees",
                 expected="Stripe subscription status 'active'",
-                actual=f"Stripe says {in_stripe!r}",
+                actual=f"Stripe says {as_json(in_stripe)}",
             )
     return Passed(
         expected=f"{spec.active_value} (app and Stripe)",
@@ -349,7 +352,7 @@ async def subscription_cancelled(ctx: JourneyContext) -> Passed:
                 f"{spec.cancel_subscription.method} {spec.cancel_subscription.path} 2xx, "
                 f"then status in {spec.inactive_values}"
             ),
-            actual=f"status {reply.status}, then subscription {status!r}"
+            actual=f"status {reply.status}, then subscription {as_json(status)}"
             + (" (cancelled in Stripe directly)" if sub_id else ""),
             evidence=[reply.evidence()],
         )
@@ -359,9 +362,9 @@ async def subscription_cancelled(ctx: JourneyContext) -> Passed:
             raise CheckFailed(
                 "the app says cancelled but Stripe still has the subscription",
                 expected="Stripe subscription status 'canceled'",
-                actual=f"Stripe says {in_stripe!r}",
+                actual=f"Stripe says {as_json(in_stripe)}",
             )
-    return Passed(expected="subscription cancelled", actual=f"status {status!r}")
+    return Passed(expected="subscription cancelled", actual=f"status {as_json(status)}")
 
 
 @flow(name="billing", flow_run_name="billing-{environment}", persist_result=False)

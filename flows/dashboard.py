@@ -49,25 +49,25 @@ async def endpoint_check(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
 # One task per configured endpoint name keeps each visible (and named) in the Prefect UI.
 @check("feed")
 async def feed(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """The feed API."""
+    """Invariant: as ``endpoint_check`` (status, whole-body contract, non-empty, budget)."""
     return await endpoint_check(ctx, endpoint)
 
 
 @check("alerts")
 async def alerts(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """The alerts API."""
+    """Invariant: as ``endpoint_check`` (status, whole-body contract, non-empty, budget)."""
     return await endpoint_check(ctx, endpoint)
 
 
 @check("history")
 async def history(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """The history API."""
+    """Invariant: as ``endpoint_check`` (status, whole-body contract, non-empty, budget)."""
     return await endpoint_check(ctx, endpoint)
 
 
 @check("endpoint")
 async def other_endpoint(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """A configured endpoint with a name of its own."""
+    """A configured endpoint with a name of its own; the invariant of ``endpoint_check``."""
     return await endpoint_check(ctx, endpoint)
 
 

@@ -163,9 +163,7 @@ def coverage_line(result: GateResult) -> str:
     ran = len(checks) - sum(len(v) for v in skipped.values())
     line = f"{ran} of {len(checks)} checks ran"
     if skipped:
-        line += "; skipped: " + ", ".join(
-            f"{len(v)} {SKIP_KINDS[k]}" for k, v in skipped.items()
-        )
+        line += "; skipped: " + ", ".join(f"{len(v)} {SKIP_KINDS[k]}" for k, v in skipped.items())
     return line
 
 

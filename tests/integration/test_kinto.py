@@ -122,7 +122,8 @@ def test_healthy_kinto_passes_with_most_applicable_checks_on(kinto: RunningKinto
         "dashboard.records",
         "dashboard.anonymous_refused",
     ):
-        assert statuses[key] is Status.PASSED, (key, statuses)
+        # Degraded is a pass over its latency budget: a busy machine can cause it.
+        assert statuses[key] in (Status.PASSED, Status.DEGRADED), (key, statuses)
     # The teardowns removed what this run created: no signup account, no run record.
     with kinto.client(kinto.admin) as admin:
         accounts = admin.get("/v1/accounts").json()["data"]

@@ -2,7 +2,8 @@
 
 SmokeError                  base; never raised itself
 ├── ConfigError             exit 2: bad or missing configuration, usage errors
-│   └── LiveStripeKeyError  exit 2: a Stripe key that is not a test key
+│   ├── LiveStripeKeyError  exit 2: a Stripe key that is not a test key
+│   └── PreconditionError   in a check: what it must prove first does not hold (an error result)
 └── SmokeSystemError        exit 3: the smoke system could not run (Prefect, deadline, crash)
 """
 
@@ -23,6 +24,12 @@ class ConfigError(SmokeError):
 
 class LiveStripeKeyError(ConfigError):
     """A Stripe key that is not a test-mode key; refused before any network call."""
+
+
+class PreconditionError(ConfigError):
+    """A check could not establish what it must prove first (the other tenant's resource
+    readable by its owner, the e2e API answering its token): it cannot judge, so its
+    result is an error, never a pass. Most often the contract names the wrong thing."""
 
 
 class SmokeSystemError(SmokeError):

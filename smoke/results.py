@@ -7,7 +7,7 @@ Slack messages the same way everywhere.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,16 @@ class Status(StrEnum):
     FAILED = "failed"  # the product is broken
     ERROR = "error"  # the smoke system could not run the check
     SKIPPED = "skipped"  # not applicable
+
+
+# Why a check was skipped: switched off (or not set up) by the environment's
+# configuration, not applicable to this product, or an earlier check it needs failed.
+SkipKind = Literal["configuration", "not_applicable", "prerequisite"]
+SKIP_KINDS: dict[str, str] = {
+    "configuration": "off by configuration",
+    "not_applicable": "not applicable",
+    "prerequisite": "prerequisite failed",
+}
 
 
 class Verdict(StrEnum):
@@ -59,6 +69,7 @@ class CheckResult(BaseModel):
     actual: str = ""
     message: str = ""
     evidence: list[Evidence] = Field(default_factory=list)
+    skipped_because: SkipKind | None = None
 
     @property
     def key(self) -> str:
@@ -206,6 +217,7 @@ class GateResult(BaseModel):
                             "actual": c.actual,
                             "message": c.message,
                             "evidence": [e.model_dump(exclude_none=True) for e in c.evidence],
+                            **({"skipped_because": c.skipped_because} if c.skipped_because else {}),
                         }
                         for c in j.checks
                     ],

@@ -6,11 +6,13 @@ Slack messages the same way everywhere.
 
 from __future__ import annotations
 
+import signal as signal_module
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from smoke.errors import Interrupted
 from smoke.scrub import scrub
 
 
@@ -94,6 +96,14 @@ class JourneyResult(BaseModel):
         """The worst status among the checks (an empty journey is skipped)."""
         return worst_status(c.status for c in self.checks)
 
+    @classmethod
+    def grouped(cls, checks: list[CheckResult]) -> list[JourneyResult]:
+        """Finished checks as journeys, in the order each journey first appears."""
+        by_journey: dict[str, list[CheckResult]] = {}
+        for check in checks:
+            by_journey.setdefault(check.journey, []).append(check)
+        return [cls(name=name, checks=found) for name, found in by_journey.items()]
+
 
 # Worst first: what a journey's one-word status shows.
 _SEVERITY = [
@@ -127,8 +137,10 @@ class GateResult(BaseModel):
     duration_s: float = 0.0
     reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    # Why an ERROR verdict happened: "config" (exit 2) or "system" (exit 3).
+    # Why an ERROR verdict happened: "config" (exit 2), "system" (exit 3) or "cancelled"
+    # (a signal: exit 130 for SIGINT, 143 for SIGTERM; ``signal`` names it).
     error_kind: str | None = None
+    signal: str | None = None
     journeys: list[JourneyResult] = Field(default_factory=list)
 
     @property
@@ -138,6 +150,8 @@ class GateResult(BaseModel):
             return 0
         if self.verdict is Verdict.FAIL:
             return 1
+        if self.error_kind == "cancelled":
+            return 128 + int(getattr(signal_module.Signals, self.signal or "SIGINT"))
         return 2 if self.error_kind == "config" else 3
 
     def all_checks(self) -> list[CheckResult]:
@@ -154,21 +168,26 @@ class GateResult(BaseModel):
     ) -> GateResult:
         """An ERROR result for a run that ended without a verdict (``outcome``: why).
 
-        A configuration error (exit code 2 in ``smoke.errors``) reads as ``config``,
-        anything else as ``system``. The reason is scrubbed.
+        A configuration error (exit code 2 in ``smoke.errors``) reads as ``config``, a
+        signal as ``cancelled``, anything else as ``system``. The reason is scrubbed.
         """
         reason = (
             str(outcome)
             if isinstance(outcome, BaseException)
             else f"the run ended without a result: {outcome!r}"
         )
-        config_error = getattr(outcome, "exit_code", None) == 2
+        kind = "system"
+        if isinstance(outcome, Interrupted):
+            kind = "cancelled"
+        elif getattr(outcome, "exit_code", None) == 2:
+            kind = "config"
         return cls(
             verdict=Verdict.ERROR,
             environment=environment,
             version=version,
             mode=mode,
-            error_kind="config" if config_error else "system",
+            error_kind=kind,
+            signal=outcome.name if isinstance(outcome, Interrupted) else None,
             reasons=[scrub(reason)],
         )
 
@@ -201,6 +220,7 @@ class GateResult(BaseModel):
             "warnings": self.warnings,
             # Why an ERROR: "config" (exit 2) or "system" (exit 3); null otherwise.
             "error_kind": self.error_kind,
+            "signal": self.signal,
             "exit_code": self.exit_code,
             "journeys": [
                 {

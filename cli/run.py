@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from blocks.resolve import EVIDENCE_ENV, prefect_api_configured, resolve_environment
 from cli.local import local_sandbox
+from smoke import github
 from smoke.config import SANDBOX, SmokeConfig
 from smoke.errors import ConfigError, SmokeSystemError
 from smoke.report import progress_line, render_summary, write_outputs
@@ -216,11 +217,12 @@ def report(result: GateResult, outputs: dict[str, Path | None], report_dir: Path
         junit_path=outputs.get("junit_path"),
         report_dir=report_dir,
     )
+    github.publish(result, os.environ, report_dir=report_dir)  # only in GitHub Actions
     say()
     sys.stdout.write(render_summary(result))
     say(
-        f"report: {report_dir / 'report.md'}"
-        + (f" (+{len(written) - 3} files)" if len(written) > 3 else "")
+        f"report: {report_dir / 'report.md'}, {report_dir / 'report.html'}"
+        + (f" (+{len(written) - 4} files)" if len(written) > 4 else "")
     )
     return result.exit_code
 

@@ -18,6 +18,7 @@ from smoke.results import CheckResult, Evidence, GateResult, JourneyResult, Stat
 from smoke.scrub import scrubber
 
 REPORT_FILE = "report.md"
+HTML_FILE = "report.html"
 RESULT_FILE = "result.json"
 JUNIT_FILE = "junit.xml"
 EVIDENCE_DIR = "evidence"
@@ -26,6 +27,9 @@ _PASSING = (Status.PASSED, Status.FLAKY, Status.DEGRADED)
 _FAILING = (Status.FAILED, Status.ERROR)
 # "degraded" is the longest status word; every word is padded to it.
 _WORD_WIDTH = 8
+# Browser checks label their trace with a viewer hint for Node users; the reports give
+# one that works in this project's Python environment instead (``trace_hint``).
+_NPX_TRACE_HINT = " (npx playwright show-trace)"
 
 
 def status_word(status: Status) -> str:
@@ -33,8 +37,14 @@ def status_word(status: Status) -> str:
     return status.value.upper() if status in _FAILING else status.value
 
 
-def render_markdown(result: GateResult, *, evidence_base: Path | None = None) -> str:
-    """The smoke report as Markdown (report.md, the Prefect markdown artifact)."""
+def render_markdown(
+    result: GateResult, *, evidence_base: Path | None = None, html_report: str | None = None
+) -> str:
+    """The smoke report as Markdown (report.md, the Prefect markdown artifact).
+
+    ``html_report`` is the path of report.html relative to the Markdown file, when one
+    is written beside it.
+    """
     r = _scrubbed(result)
     out = [f"# Smoke {r.verdict.value}: {r.environment}, version {_version(r)}", ""]
     out += [
@@ -42,6 +52,12 @@ def render_markdown(result: GateResult, *, evidence_base: Path | None = None) ->
         f"mode {r.mode} · {_seconds(r.duration_s)} · flow run: {_flow_run_link(r)}",
         "",
     ]
+    if html_report:
+        out += [
+            f"The same report with screenshots, in one file that opens offline: "
+            f"[{html_report}]({_link_target(html_report)})",
+            "",
+        ]
     if r.verdict is not Verdict.PASS and r.reasons:
         out += ["Why:", ""] + [f"- {_one_line(reason)}" for reason in r.reasons] + [""]
 
@@ -212,6 +228,9 @@ def render_summary(result: GateResult, *, width: int = 100) -> str:
         for ev in first.evidence:
             if ev.path:
                 lines.append(f"  evidence: {ev.path}")
+        for ev in first.evidence:
+            if ev.path and ev.kind == "trace":
+                lines.append(f"  view the trace: {trace_hint(ev.path, markup=False)}")
         if len(problems) > 1:
             lines.append(f"  and {len(problems) - 1} more failed check(s); see the report")
     elif r.verdict is not Verdict.PASS and r.reasons:
@@ -237,6 +256,33 @@ def progress_line(check: CheckResult) -> str:
     return scrubber.text(line)
 
 
+def trace_hint(path: str, *, markup: bool = True) -> str:
+    """How to open a Playwright trace with Playwright for Python (no Node needed)."""
+    local, anywhere = (
+        f".venv/bin/playwright show-trace {path}",
+        f"python -m playwright show-trace {path}",
+    )
+    if markup:
+        return f"{_code(local)} in the smoke checkout, or {_code(anywhere)}"
+    return f"{local}  (or: {anywhere})"
+
+
+def evidence_label(ev: Evidence) -> str:
+    """What a report calls a piece of evidence."""
+    label = ev.label or ev.kind
+    return label.removesuffix(_NPX_TRACE_HINT) if ev.kind == "trace" else label
+
+
+def evidence_href(path: str, base: Path | None) -> str:
+    """``path`` relative to the report folder ``base`` when it lies inside it, else as recorded."""
+    p = Path(path)
+    if base is not None and p.is_absolute():
+        inside = _relative_to(p, base)
+        if inside is not None:
+            return inside.as_posix()
+    return p.as_posix()
+
+
 def write_outputs(
     result: GateResult,
     *,
@@ -246,10 +292,13 @@ def write_outputs(
 ) -> list[Path]:
     """Write the JSON result, the JUnit file and the report folder; return what was written.
 
-    The report folder holds report.md, result.json, junit.xml and evidence/. Evidence
-    files outside it are copied into evidence/ and the folder's copies of the result point
-    at them. Everything written is scrubbed; the folder is scrubbed as a whole at the end.
+    The report folder holds report.md, report.html, result.json, junit.xml and evidence/.
+    Evidence files outside it are copied into evidence/ and the folder's copies of the
+    result point at them. Everything written is scrubbed; the folder is scrubbed as a whole,
+    then report.html is rendered from it (its screenshots are the scrubbed files).
     """
+    from smoke.report_html import render_html
+
     written: list[Path] = []
     if json_path is not None:
         written.append(_write(json_path, _json_text(result)))
@@ -258,13 +307,17 @@ def write_outputs(
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
         local, copies = _collect_evidence(result, report_dir)
-        written.append(
-            _write(report_dir / REPORT_FILE, render_markdown(local, evidence_base=report_dir))
-        )
+        markdown = render_markdown(local, evidence_base=report_dir, html_report=HTML_FILE)
+        written.append(_write(report_dir / REPORT_FILE, markdown))
         written.append(_write(report_dir / RESULT_FILE, _json_text(local)))
         written.append(_write(report_dir / JUNIT_FILE, render_junit(local)))
         written += copies
         scrubber.tree(report_dir)
+        # Not through _write: render_html scrubs its text itself, and a scrub of the whole
+        # page would read the screenshots' base64 as text.
+        html_path = report_dir / HTML_FILE
+        html_path.write_text(render_html(local, report_dir=report_dir), encoding="utf-8")
+        written.append(html_path)
     return written
 
 
@@ -338,15 +391,6 @@ def _relative_to(path: Path, base: Path) -> Path | None:
     return None
 
 
-def _evidence_href(path: str, base: Path | None) -> str:
-    p = Path(path)
-    if base is not None and p.is_absolute():
-        inside = _relative_to(p, base)
-        if inside is not None:
-            return inside.as_posix()
-    return p.as_posix()
-
-
 def _problem_section(c: CheckResult, evidence_base: Path | None) -> list[str]:
     blocking = "blocking" if c.blocking else "non-blocking"
     attempts = "1 attempt" if c.attempts == 1 else f"{c.attempts} attempts"
@@ -362,12 +406,15 @@ def _problem_section(c: CheckResult, evidence_base: Path | None) -> list[str]:
     if c.message:
         out.append(f"- message: {_one_line(c.message)}")
     links = [
-        f"[{_link_text(ev)}]({_link_target(_evidence_href(ev.path, evidence_base))})"
+        f"[{_link_text(ev)}]({_link_target(evidence_href(ev.path, evidence_base))})"
         for ev in c.evidence
         if ev.path
     ]
     if links:
         out.append(f"- evidence: {', '.join(links)}")
+    for ev in c.evidence:
+        if ev.path and ev.kind == "trace":
+            out.append(f"- view the trace: {trace_hint(_openable(ev.path, evidence_base))}")
     out.append("")
     for ev in c.evidence:
         if ev.excerpt:
@@ -416,7 +463,7 @@ def _junit_details(c: CheckResult) -> str:
     if c.message:
         lines.append(f"message: {c.message}")
     lines.append(f"attempts: {c.attempts}")
-    lines += [f"evidence ({ev.kind}): {ev.label}: {ev.link()}" for ev in c.evidence]
+    lines += [f"evidence ({ev.kind}): {evidence_label(ev)}: {ev.link()}" for ev in c.evidence]
     return "\n".join(lines) + "\n"
 
 
@@ -484,7 +531,13 @@ def _longest_backtick_run(text: str) -> int:
 
 
 def _link_text(ev: Evidence) -> str:
-    return (ev.label or ev.kind).replace("[", "(").replace("]", ")")
+    return evidence_label(ev).replace("[", "(").replace("]", ")")
+
+
+def _openable(path: str, base: Path | None) -> str:
+    """A path to hand a command run where smoke ran: inside ``base`` when it is relative."""
+    p = Path(path)
+    return (base / p).as_posix() if base is not None and not p.is_absolute() else p.as_posix()
 
 
 def _link_target(target: str) -> str:

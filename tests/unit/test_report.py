@@ -361,9 +361,10 @@ def test_write_outputs_writes_every_file_and_no_secret(tmp_path: Path) -> None:
         report_dir / "junit.xml",
         report_dir / "evidence" / "me.json",
         report_dir / "evidence" / "trace.zip",
+        report_dir / "report.html",
     ]
     files = [p for p in tmp_path.rglob("*") if p.is_file() and outside not in p.parents]
-    assert len(files) == 8  # the seven written and the screenshot already there
+    assert len(files) == 9  # the eight written and the screenshot already there
     for path in files:
         data = path.read_bytes()
         assert SECRET.encode() not in data, path
@@ -434,7 +435,7 @@ def test_write_outputs_resolves_relative_paths_against_the_report_folder(tmp_pat
     written = write_outputs(
         _leaky_result(evidence), json_path=None, junit_path=None, report_dir=report_dir
     )
-    assert len(written) == 3  # nothing copied
+    assert len(written) == 4  # the four report files, nothing copied
     assert "[feed](evidence/feed.json)" in (report_dir / "report.md").read_text()
 
 

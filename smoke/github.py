@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from smoke.report import HTML_FILE, evidence_href, evidence_label, status_word, trace_hint
+from smoke.report import HTML_FILE, evidence_href, evidence_label, status_word, trace_hint_for
 from smoke.results import CheckResult, GateResult, JourneyResult, Status, Verdict
 from smoke.scrub import scrub, scrubber
 
@@ -98,7 +98,9 @@ def render_step_summary(
     return scrubber.text("\n".join(out) + "\n")
 
 
-def render_annotations(result: GateResult, *, exit_code: int | None = None) -> list[str]:
+def render_annotations(
+    result: GateResult, *, report_dir: Path | None = None, exit_code: int | None = None
+) -> list[str]:
     """``::error`` for failed and errored checks, ``::warning`` for flaky and degraded ones.
 
     An ERROR with no check to blame (the run never started, or crashed) is one ``::error``.
@@ -111,7 +113,8 @@ def render_annotations(result: GateResult, *, exit_code: int | None = None) -> l
             command = "error" if c.is_problem else "warning"
             blocking = "" if c.blocking or not c.is_problem else " (non-blocking)"
             title = f"{c.key} {status_word(c.status)}{blocking}"
-            lines.append(workflow_command(command, _annotation_text(c), title=title))
+            text = _annotation_text(c, report_dir)
+            lines.append(workflow_command(command, text, title=title))
     if r.verdict is Verdict.ERROR and not r.problems():
         reason = "; ".join(r.reasons) or "no reason was recorded"
         lines.append(workflow_command("error", reason, title=f"Smoke {headline(code)}"))
@@ -163,7 +166,7 @@ def publish(
     if environ.get("GITHUB_ACTIONS") != "true":
         return False
     stream = out or sys.stdout
-    for line in render_annotations(result, exit_code=exit_code):
+    for line in render_annotations(result, report_dir=report_dir, exit_code=exit_code):
         stream.write(line + "\n")
     stream.flush()
     summary = environ.get("GITHUB_STEP_SUMMARY")
@@ -218,10 +221,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     result = result_without_run(
         args.environment, args.release_version, args.exit_code, last_message(stderr)
     )
+    # A command that stopped this early has usually written no report folder.
+    report_dir = args.report_dir if args.report_dir and args.report_dir.is_dir() else None
     publish(
         result,
         os.environ if environ is None else environ,
-        report_dir=args.report_dir,
+        report_dir=report_dir,
         exit_code=args.exit_code,
     )
     return 0
@@ -249,7 +254,7 @@ def _failed_check(c: CheckResult, report_dir: Path | None, artifacts_url: str | 
         link = f"[{shown}]({artifacts_url}#artifacts)" if artifacts_url else shown
         out.append(f"| {_cell(evidence_label(ev))} | {link} |")
         if ev.kind == "trace":
-            out.append(f"| view the trace | {_cell_md(trace_hint(href))} |")
+            out.append(f"| view the trace | {_cell_md(trace_hint_for(ev.path, report_dir))} |")
     out.append("")
     for ev in c.evidence:
         if ev.excerpt:
@@ -294,13 +299,13 @@ def _journey_table(j: JourneyResult) -> list[str]:
     return out
 
 
-def _annotation_text(c: CheckResult) -> str:
+def _annotation_text(c: CheckResult, report_dir: Path | None) -> str:
     parts = []
     if c.expected or c.actual:
         parts.append(f"expected {c.expected or '(not recorded)'}, got {c.actual or '(nothing)'}")
     if c.message:
         parts.append(c.message)
-    parts += [f"evidence: {ev.path}" for ev in c.evidence if ev.path]
+    parts += [f"evidence: {evidence_href(ev.path, report_dir)}" for ev in c.evidence if ev.path]
     return "\n".join(parts) or "no detail recorded"
 
 

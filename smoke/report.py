@@ -256,15 +256,21 @@ def progress_line(check: CheckResult) -> str:
     return scrubber.text(line)
 
 
-def trace_hint(path: str, *, markup: bool = True) -> str:
-    """How to open a Playwright trace with Playwright for Python (no Node needed)."""
-    local, anywhere = (
-        f".venv/bin/playwright show-trace {path}",
-        f"python -m playwright show-trace {path}",
-    )
-    if markup:
-        return f"{_code(local)} in the smoke checkout, or {_code(anywhere)}"
-    return f"{local}  (or: {anywhere})"
+def trace_hint(path: str, *, checkout_path: str | None = None, markup: bool = True) -> str:
+    """How to open a Playwright trace with Playwright for Python (no Node needed).
+
+    ``path`` is relative to the report folder when ``checkout_path`` (the same file as
+    seen from where smoke ran) is given; otherwise it is valid from anywhere.
+    """
+    anywhere = f"python -m playwright show-trace {path}"
+    local = f".venv/bin/playwright show-trace {checkout_path or path}"
+    if not markup:
+        return f"{local}  (or: {anywhere})"
+    if checkout_path:
+        return (
+            f"from the report folder {_code(anywhere)}, or from the smoke checkout {_code(local)}"
+        )
+    return f"{_code(local)} in the smoke checkout, or {_code(anywhere)}"
 
 
 def evidence_label(ev: Evidence) -> str:
@@ -414,7 +420,7 @@ def _problem_section(c: CheckResult, evidence_base: Path | None) -> list[str]:
         out.append(f"- evidence: {', '.join(links)}")
     for ev in c.evidence:
         if ev.path and ev.kind == "trace":
-            out.append(f"- view the trace: {trace_hint(_openable(ev.path, evidence_base))}")
+            out.append(f"- view the trace: {trace_hint_for(ev.path, evidence_base)}")
     out.append("")
     for ev in c.evidence:
         if ev.excerpt:
@@ -534,10 +540,12 @@ def _link_text(ev: Evidence) -> str:
     return evidence_label(ev).replace("[", "(").replace("]", ")")
 
 
-def _openable(path: str, base: Path | None) -> str:
-    """A path to hand a command run where smoke ran: inside ``base`` when it is relative."""
-    p = Path(path)
-    return (base / p).as_posix() if base is not None and not p.is_absolute() else p.as_posix()
+def trace_hint_for(path: str, base: Path | None) -> str:
+    """The trace hint in a report written to the folder ``base`` (its links are relative)."""
+    href = evidence_href(path, base)
+    if base is None or Path(href).is_absolute():
+        return trace_hint(href)
+    return trace_hint(href, checkout_path=(base / href).as_posix())
 
 
 def _link_target(target: str) -> str:

@@ -22,7 +22,7 @@ from smoke.report import (
     evidence_label,
     next_steps,
     status_word,
-    trace_hint,
+    trace_hint_for,
 )
 from smoke.results import CheckResult, Evidence, GateResult, JourneyResult, Status, Verdict
 from smoke.scrub import scrubber
@@ -189,11 +189,8 @@ def _evidence(ev: Evidence, report_dir: Path | None, images: list[str]) -> str:
                 f"<figcaption>{label} · {link}</figcaption></figure>"
             )
     elif ev.kind == "trace" and ev.path:
-        href = evidence_href(ev.path, report_dir)
-        parts.append(
-            f"<p>{label}: {link}<br>view the trace: {_code_spans(_e(trace_hint(href)))} "
-            "(paths relative to the report folder)</p>"
-        )
+        hint = _code_spans(_e(trace_hint_for(ev.path, report_dir)))
+        parts.append(f"<p>{label}: {link}<br>view the trace: {hint}</p>")
     elif link:
         parts.append(f"<p>{label}: {link}</p>")
     if ev.excerpt:

@@ -42,7 +42,7 @@ SAMPLES: dict[str, Callable[[], GateResult]] = {
 class Page(HTMLParser):
     """Tags, attributes and text of a page, and whether it parsed with every tag closed."""
 
-    VOID = {"meta", "img", "br", "link", "input", "hr"}
+    VOID = frozenset({"meta", "img", "br", "link", "input", "hr"})
 
     def __init__(self, text: str) -> None:
         super().__init__()

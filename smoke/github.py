@@ -184,9 +184,9 @@ def publish(
 def result_without_run(
     environment: str, version: str | None, exit_code: int, message: str
 ) -> GateResult:
-    """The ERROR result of a ``smoke`` command that ended before it had one."""
+    """The result of a ``smoke`` command that ended before it had one: an ERROR, as a rule."""
     return GateResult(
-        verdict=Verdict.ERROR,
+        verdict=Verdict.FAIL if exit_code == 1 else Verdict.ERROR,
         environment=environment,
         version=version or None,
         error_kind="config" if exit_code == 2 else "system",

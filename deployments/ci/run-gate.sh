@@ -14,6 +14,9 @@ set -uo pipefail
 : "${SMOKE_BIN:?SMOKE_BIN must name the smoke command}"
 : "${SMOKE_PYTHON:?SMOKE_PYTHON must name the Python of the smoke environment}"
 report_dir="${SMOKE_INPUT_REPORT_DIR:-smoke-report}"
+# A runner is a new machine: without PREFECT_API_URL, Prefect's temporary server first
+# migrates a new database, which can outlast its default 20 s start-up wait.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="${PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS:-180}"
 
 args=(gate --env "$SMOKE_INPUT_ENVIRONMENT" --report-dir "$report_dir")
 [[ -n "${SMOKE_INPUT_VERSION:-}" ]] && args+=(--version "$SMOKE_INPUT_VERSION")

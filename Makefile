@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: help install demo test test-fast lint lint-actions typecheck all deploy bench soak clean
+.PHONY: help install demo test test-fast lint lint-actions typecheck all deploy bench soak clean contract-schema
 
 help:
 	@echo "make install    uv, the locked environment and a Chromium"
@@ -66,6 +66,11 @@ soak: install
 	.venv/bin/python -m pytest tests/reliability -s
 
 all: lint typecheck test
+
+# docs/contract.schema.json from the contract models (a unit test keeps it in sync).
+contract-schema: install
+	.venv/bin/python -c "import json; from smoke.spec import contract_json_schema; \
+	open('docs/contract.schema.json', 'w').write(json.dumps(contract_json_schema(), indent=2, sort_keys=True) + '\n')"
 
 clean:
 	rm -rf .venv smoke-report .pytest_cache .mypy_cache .ruff_cache

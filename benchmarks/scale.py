@@ -23,7 +23,7 @@ from typing import Any
 
 from benchmarks.bench import cpu_seconds, descendants, median, peak_memory
 from cli.main import QUIET_PREFECT
-from cli.prefect_target import LEAN_EPHEMERAL_SERVER
+from cli.server import TEMPORARY_ENV as LEAN_EPHEMERAL_SERVER
 
 
 async def gates(names: list[str]) -> list[str]:

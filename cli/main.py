@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from smoke.errors import ConfigError, SmokeError, SmokeSystemError
+from smoke.errors import ConfigError, Interrupted, SmokeError, SmokeSystemError
 
 if TYPE_CHECKING:
     from cli.prefect_target import PrefectTarget
@@ -185,7 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="server_command", required=True, metavar="ACTION", parser_class=Parser
     )
     start = server_sub.add_parser("start", help="start it unless it runs; print the UI address")
-    start.add_argument("--port", type=int, metavar="N", help="default 4200, else a free port")
+    start.add_argument(
+        "--port",
+        type=int,
+        metavar="N",
+        help="default 4200 (a free port when taken); 0: a free port",
+    )
     server_sub.add_parser("stop", help="stop the server `smoke server start` started")
     server_sub.add_parser("status", help="is it running; where is its UI (exit 1 when not)")
 
@@ -207,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--env", required=True, metavar="NAME")
     announce.add_argument("--version", dest="release_version", required=True, metavar="V")
 
+    unlock = sub.add_parser("unlock", help="free an environment's slot that no live gate run holds")
+    unlock.add_argument("--env", required=True, metavar="NAME")
+
     history = sub.add_parser("history", help="the last gate runs and each journey's pass rate")
     history.add_argument("--env", required=True, metavar="NAME")
     history.add_argument("--last", type=int, default=10, metavar="N")
@@ -226,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 RUN_COMMANDS = ("gate", "journey", "demo")
 # Commands that talk to a Prefect server: without PREFECT_API_URL, the local one if it runs.
-SERVER_COMMANDS = ("deploy", "blocks", "announce", "history", "sandbox")
+SERVER_COMMANDS = ("deploy", "blocks", "announce", "history", "sandbox", "unlock")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -248,7 +256,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         use_local_server()
     try:
-        return handler(args)
+        if args.command not in RUN_COMMANDS:
+            return handler(args)
+        from cli.signals import exit_now, guarded
+
+        with guarded() as guard:
+            code = handler(args)
+        if guard.signum is not None:
+            exit_now(code)
+        return code
+    except Interrupted as e:
+        print(f"smoke: {e}", file=sys.stderr)
+        _record_error(e, argv)
+        from cli.signals import exit_now
+
+        exit_now(e.exit_code)
+        return e.exit_code
     except SmokeError as e:
         print(f"smoke: {e}", file=sys.stderr)
         _record_error(e, argv)
@@ -421,6 +444,13 @@ def cmd_announce(args: argparse.Namespace) -> int:
     return announce(args.env, args.release_version)
 
 
+def cmd_unlock(args: argparse.Namespace) -> int:
+    """``smoke unlock``."""
+    from cli.unlock import cmd_unlock as unlock
+
+    return unlock(args.env)
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """``smoke history``."""
     from cli.history import history
@@ -449,6 +479,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "deploy": cmd_deploy,
     "announce": cmd_announce,
     "history": cmd_history,
+    "unlock": cmd_unlock,
 }
 
 __all__ = ["ConfigError", "main"]

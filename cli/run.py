@@ -13,7 +13,9 @@ import asyncio
 import os
 import socket
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,14 +23,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cli.prefect_target import PrefectTarget, stop_ephemeral
+from cli import signals
+from cli.prefect_target import PrefectTarget
 from cli.startup import StartUps
 from cli.validate import validate_locally
 from smoke import github
 from smoke.config import SANDBOX, SmokeConfig
-from smoke.errors import ConfigError, SmokeSystemError
+from smoke.errors import ConfigError, Interrupted, SmokeSystemError
 from smoke.report import progress_line, render_summary, write_outputs
-from smoke.results import GateResult, JourneyResult, Verdict
+from smoke.results import CheckResult, GateResult, JourneyResult, Verdict
 from smoke.scrub import scrub
 from smoke.spec import JOURNEYS, PREFLIGHT
 from smoke.verdict import decide
@@ -38,6 +41,10 @@ DEFAULT_REPORT_DIR = Path("smoke-report")
 # server is up before the clock starts, so this never has to cover its first start.
 GRACE_S = 45.0
 REACH_TIMEOUT_S = 10.0
+# After a signal: how long the cancelled flow may take to unwind (its slot is released
+# on the way) and how long marking its runs Cancelled may take.
+STOP_WAIT_S = 5.0
+MARK_CANCELLED_S = 3.0
 
 
 def say(text: str = "") -> None:
@@ -77,6 +84,7 @@ def run_gate(
         )
         say(f"Journeys: {', '.join(selected)}; deadline {deadline_s} s; {prefect.describe()}")
         started = time.perf_counter()
+        finished: list[CheckResult] = []
         outcome = run_flow(
             lambda: release_gate(
                 environment=environment,
@@ -88,12 +96,13 @@ def run_gate(
                 return_state=True,
             ),
             deadline_s,
+            finished,
         )
-    result = (
-        outcome
-        if isinstance(outcome, GateResult)
-        else GateResult.errored(environment, version, mode, outcome)
-    )
+    if isinstance(outcome, GateResult):
+        result = outcome
+    else:
+        result = GateResult.errored(environment, version, mode, outcome)
+        result.journeys = JourneyResult.grouped(finished)
     if not result.duration_s:
         result.duration_s = time.perf_counter() - started
     return report(result, outputs, prefect)
@@ -140,6 +149,9 @@ def run_seed(environment: str, tier: str, prefect: PrefectTarget) -> int:
     if isinstance(outcome, dict):
         say(f"Seeded: {outcome}")
         return 0
+    if isinstance(outcome, Interrupted):
+        say(f"Seeding stopped: {outcome}")
+        return outcome.exit_code
     say(f"Seeding failed: {outcome}")
     return 3
 
@@ -153,6 +165,8 @@ def prepare(
     prefect: PrefectTarget,
 ) -> SmokeConfig:
     """Check the configuration, start the sandbox and Prefect at once, resolve, probe."""
+    # A temporary server stops last, once everything that reports to it is done.
+    stack.callback(prefect.close)
     validate_locally(environment)
     startups = StartUps()
     sandbox = None
@@ -167,10 +181,7 @@ def prepare(
         sb = startups.result(sandbox)
         stack.callback(sb.stop)
         say(f"Sandbox ready at {sb.base_url} in {sb.ready_seconds:.1f} s")
-    ephemeral = startups.result(prefect_ready)
-    if ephemeral is not None and prefect.kind == "ephemeral":
-        # Stopped with the run: it would outlive a signal otherwise.
-        stack.callback(stop_ephemeral, ephemeral)
+    startups.result(prefect_ready)
 
     from blocks.resolve import EVIDENCE_ENV, resolve_environment, suite_spec
 
@@ -199,23 +210,114 @@ def probe(url: str) -> None:
         ) from e
 
 
-def run_flow(call: Callable[[], Awaitable[Any]], deadline_s: float) -> Any:
-    """Await a flow call (``return_state=True``) with live progress; its result or the error."""
+def run_flow(
+    call: Callable[[], Awaitable[Any]],
+    deadline_s: float,
+    finished: list[CheckResult] | None = None,
+) -> Any:
+    """Run a flow call (``return_state=True``) with live progress; its result or the error.
+
+    The flow runs on an event loop in a thread of its own, so the main thread keeps its
+    signal handlers (Prefect's engine would take SIGTERM over in the main thread). A
+    first signal cancels the flow; its runs, tagged for this command, are then marked
+    Cancelled and the outcome is the Interrupted exception. ``finished`` collects every
+    check that finished, so a cancelled run still reports what it had found.
+    """
+    from prefect import tags
+
     from tasks import progress
 
+    guard = signals.current()
+    tag = f"smoke-command:{uuid.uuid4().hex[:12]}"
+    outcome: dict[str, Any] = {}
+    started = threading.Event()
+
     async def bounded() -> Any:
-        state = await asyncio.wait_for(call(), timeout=deadline_s + GRACE_S)
+        with tags(tag):
+            state = await asyncio.wait_for(call(), timeout=deadline_s + GRACE_S)
         return await state.result(raise_on_failure=False)
 
-    with progress.listening(lambda r: say(progress_line(r))):
+    def run_in_thread() -> None:
+        with asyncio.Runner() as runner:
+            loop = runner.get_loop()
+            task = loop.create_task(bounded())
+            outcome["cancel"] = lambda: loop.call_soon_threadsafe(task.cancel)
+            started.set()
+            try:
+                outcome["result"] = loop.run_until_complete(task)
+            except BaseException as e:  # handed to the main thread
+                outcome["error"] = e
+
+    def show(check: CheckResult) -> None:
+        say(progress_line(check))
+        if finished is not None:
+            finished.append(check)
+
+    with progress.listening(show):
+        # A daemon: a flow that will not unwind must not keep the command alive.
+        flow_thread = threading.Thread(target=run_in_thread, name="smoke-flow", daemon=True)
+        flow_thread.start()
+        started.wait()
+        guard.on_first_signal(outcome["cancel"])
         try:
-            return asyncio.run(bounded())
-        except TimeoutError:
-            return SmokeSystemError(
-                f"the run did not finish within its deadline of {deadline_s:g} s (+{GRACE_S:g} s grace)"
+            while flow_thread.is_alive():
+                flow_thread.join(0.2)
+                if guard.signum is not None:
+                    flow_thread.join(STOP_WAIT_S)
+                    break
+        finally:
+            guard.on_first_signal(None)
+    if guard.interrupted is not None:
+        mark_cancelled(tag, str(guard.interrupted))
+        return guard.interrupted
+    error = outcome.get("error")
+    if isinstance(error, TimeoutError):
+        return SmokeSystemError(
+            f"the run did not finish within its deadline of {deadline_s:g} s (+{GRACE_S:g} s grace)"
+        )
+    if error is not None:
+        return SmokeSystemError(f"the smoke system failed: {type(error).__name__}: {error}")
+    return outcome.get("result")
+
+
+def mark_cancelled(tag: str, message: str) -> None:
+    """End this command's flow and task runs Cancelled (the engine saw them crash)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterTags,
+        TaskRunFilter,
+        TaskRunFilterTags,
+    )
+    from prefect.states import Cancelled, StateType
+
+    done = {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED}
+
+    async def cancel_all() -> None:
+        async with get_client() as client:
+            flows = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag]))
             )
-        except Exception as e:
-            return SmokeSystemError(f"the smoke system failed: {type(e).__name__}: {e}")
+            tasks = await client.read_task_runs(
+                task_run_filter=TaskRunFilter(tags=TaskRunFilterTags(all_=[tag]))
+            )
+            for run in flows:
+                if run.state is None or run.state.type not in done:
+                    await client.set_flow_run_state(run.id, Cancelled(message=message), force=True)
+            for task_run in tasks:
+                if task_run.state is None or task_run.state.type not in done:
+                    await client.set_task_run_state(
+                        task_run.id, Cancelled(message=message), force=True
+                    )
+
+    async def bounded() -> None:
+        async with asyncio.timeout(MARK_CANCELLED_S):
+            await cancel_all()
+
+    try:
+        asyncio.run(bounded())
+    except Exception as e:  # the server may be gone too; the result still says cancelled
+        say(f"  could not mark the runs Cancelled: {type(e).__name__}: {scrub(str(e))}")
 
 
 def report(result: GateResult, outputs: Outputs, prefect: PrefectTarget | None = None) -> int:

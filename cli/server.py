@@ -34,6 +34,7 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
 STATE_FILE = "smoke-server.json"
 LOG_FILE = "smoke-server.log"
+TEMPORARY_LOG_FILE = "smoke-temporary-server.log"
 STOP_TIMEOUT_S = 20.0
 
 
@@ -49,6 +50,8 @@ class LocalServer:
     pid: int
     port: int
     home: Path
+    # Started for one command (``--ephemeral``), not recorded, stopped with it.
+    temporary: bool = False
 
     @property
     def ui_url(self) -> str:
@@ -60,7 +63,7 @@ class LocalServer:
 
     @property
     def log_path(self) -> Path:
-        return self.home / LOG_FILE
+        return self.home / (TEMPORARY_LOG_FILE if self.temporary else LOG_FILE)
 
     def alive(self) -> bool:
         """The recorded process still runs and is a Prefect server (not a reused pid)."""
@@ -91,24 +94,51 @@ def recorded_server(home: Path | None = None) -> LocalServer | None:
     return server if server.alive() else None
 
 
-def spawn(port: int | None = None, *, say: Callable[[str], None] = print) -> LocalServer:
-    """Start ``prefect server start`` detached and record it; it answers a little later."""
+# Leases on disk under the Prefect home: a server that restarts still knows the leases of
+# the runs that held slots, and its repossessor frees those whose holder died.
+SERVER_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem",
+}
+# A temporary server lives as long as one command: nothing outlives it to read task-run
+# history, events or automations, and their writes contend for SQLite's lock.
+TEMPORARY_ENV = {
+    "PREFECT_UI_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+}
+PR_SET_PDEATHSIG = 1
+
+
+def spawn(
+    port: int | None = None, *, temporary: bool = False, say: Callable[[str], None] = print
+) -> LocalServer:
+    """Start ``prefect server start`` detached; it answers a little later.
+
+    A session of its own, so a Ctrl-C meant for the command does not kill it before the
+    command has recorded how its run ended. The local server is recorded in the state
+    file and outlives the command; a temporary one dies with it, even by SIGKILL.
+    """
     home = prefect_home()
     home.mkdir(parents=True, exist_ok=True)
-    port = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port())
+    if port == 0 or (port is None and (temporary or not _port_free(DEFAULT_PORT))):
+        port = _free_port()
+    port = port or DEFAULT_PORT
     if not _port_free(port):
         raise ConfigError(
             f"Port {port} on {HOST} is taken by another program. "
             "Pick another with --port, or leave it out to get a free one."
         )
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env |= SERVER_ENV | (TEMPORARY_ENV if temporary else {})
     env |= {
         "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         # Its UI asks this address for the API; by default it would ask port 4200.
         "PREFECT_UI_API_URL": f"http://{HOST}:{port}/api",
     }
-    with open(home / LOG_FILE, "ab") as log:
+    log_path = home / (TEMPORARY_LOG_FILE if temporary else LOG_FILE)
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [_prefect(), "server", "start", "--host", HOST, "--port", str(port)],
             stdin=subprocess.DEVNULL,
@@ -117,11 +147,22 @@ def spawn(port: int | None = None, *, say: Callable[[str], None] = print) -> Loc
             env=env,
             cwd=home,
             start_new_session=True,
+            preexec_fn=_die_with_parent if temporary else None,
         )
-    server = LocalServer(pid=process.pid, port=port, home=home)
+    server = LocalServer(pid=process.pid, port=port, home=home, temporary=temporary)
+    if temporary:
+        return server
     (home / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
     say(f"Starting a local Prefect server on {server.ui_url} (log {server.log_path})")
     return server
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def waiting_label(home: Path | None = None) -> str:
@@ -150,7 +191,8 @@ def wait_ready(server: LocalServer) -> float:
 def stop_server(server: LocalServer) -> bool:
     """Stop ``server``'s process group (SIGTERM, then SIGKILL); True when it was running."""
     if not server.alive():
-        _forget(server)
+        if not server.temporary:
+            _forget(server)
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGTERM)
@@ -160,8 +202,15 @@ def stop_server(server: LocalServer) -> bool:
     if server.alive():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
-    _forget(server)
+    if not server.temporary:
+        _forget(server)
     return True
+
+
+def kill_now(server: LocalServer) -> None:
+    """SIGKILL ``server``'s process group, for a command that must exit at once."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(server.pid, signal.SIGKILL)
 
 
 def configured_api_url() -> str | None:

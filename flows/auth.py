@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import secrets
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -12,8 +10,10 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response, Route
 from prefect import flow
 
+from smoke.contracts import as_json
+from smoke.errors import PreconditionError
 from smoke.results import JourneyResult
-from smoke.spec import AuthSpec, Request, render
+from smoke.spec import AuthSpec, Identity, field_value, render, request_placeholders
 from tasks.browser import add_virtual_authenticator, api_get, traced_page
 from tasks.checks import (
     CheckFailed,
@@ -24,10 +24,19 @@ from tasks.checks import (
     run_check,
 )
 from tasks.context import JourneyContext, open_journey
-from tasks.http import expect, field_of, login, send, session_token
+from tasks.http import expect, field_of, send, session_token
+from tasks.sequences import journey_frame
+from tasks.signin import WHO_WORDS, sign_in
 
 JOURNEY = "auth"
-REFUSED = (401, 403)
+CHECKS = [
+    "password_login",
+    "me_identity",
+    "tenant_isolation",
+    "browser_login",
+    "forged_state_rejected",
+    "passkey_login",
+]
 
 
 def _spec(ctx: JourneyContext) -> AuthSpec:
@@ -35,121 +44,109 @@ def _spec(ctx: JourneyContext) -> AuthSpec:
     return ctx.spec
 
 
-async def _refused_everywhere(ctx: JourneyContext, token: str | None, who: str) -> Passed:
-    routes = _spec(ctx).protected_routes
-    replies = await asyncio.gather(*(send(ctx, Request(path=r), token=token) for r in routes))
-    open_routes = [r for r in replies if r.status not in REFUSED]
-    if open_routes:
-        worst = open_routes[0]
-        raise CheckFailed(
-            f"{len(open_routes)} protected route(s) answer {who}: "
-            + ", ".join(f"{r.path} ({r.status})" for r in open_routes),
-            expected=f"401 or 403 for {who} on {len(routes)} protected routes",
-            actual=", ".join(f"{r.path} -> {r.status}" for r in open_routes),
-            evidence=[worst.evidence()],
-        )
-    return Passed(expected=f"401/403 for {who}", actual=f"{len(routes)} routes refused")
-
-
-@check("anonymous_refused")
-async def anonymous_refused(ctx: JourneyContext) -> Passed:
-    """Protected routes refuse callers without credentials."""
-    return await _refused_everywhere(ctx, None, "anonymous callers")
-
-
-def tampered(token: str) -> str:
-    """The same JWT claims with a signature that does not match them."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return token + "tampered"
-    forged = base64.urlsafe_b64encode(secrets.token_bytes(256)).rstrip(b"=").decode()
-    return ".".join([parts[0], parts[1], forged])
-
-
-@check("bad_token_refused")
-async def bad_token_refused(ctx: JourneyContext) -> Passed:
-    """Protected routes refuse the test identity's own token with its signature forged."""
-    try:
-        token = tampered(await session_token(ctx))
-    except CheckSkipped:
-        token = _spec(ctx).bad_token
-    return await _refused_everywhere(ctx, token, "a token with a forged signature")
-
-
 @check("password_login")
 async def password_login(ctx: JourneyContext) -> Passed:
-    """The test identity gets a token through the configured login request."""
+    """Invariant: the test identity signs in by the configured login (the OAuth2 password
+    form post, or the cookie-session form with its CSRF token) and gets a credential.
+
+    Methods without a login step (basic, api_key, static_token) are not applicable:
+    me_identity proves their credential is accepted.
+    """
     config = ctx.config
-    if config.auth_method == "static_token":
-        raise CheckSkipped("this environment signs in with a static token")
+    if config.auth_method not in ("password", "cookie_session"):
+        raise CheckSkipped(
+            f"auth_method {config.auth_method!r} has no login step (me_identity proves it)",
+            kind="not_applicable",
+        )
     if not config.test_email or config.test_password is None:
-        raise CheckSkipped("no test identity configured (SMOKE_TEST_EMAIL, SMOKE_TEST_PASSWORD)")
-    token = await login(ctx, config.test_email, config.test_password.get_secret_value())
-    ctx.tokens["test"] = token
-    return Passed(expected="an access token for the test identity", actual="access token issued")
+        raise CheckSkipped(
+            "no test identity configured (SMOKE_TEST_EMAIL, SMOKE_TEST_PASSWORD)",
+            kind="configuration",
+        )
+    async with ctx.token_lock:
+        try:
+            creds = await sign_in(ctx, "test")
+        except CheckFailed as f:
+            # The other checks then skip (prerequisite failed) instead of signing in again.
+            ctx.signin_failures["test"] = f"needs the test identity signed in: {f.message}"
+            raise
+        ctx.credentials["test"] = creds
+    what = "an access token" if creds.scheme == "bearer" else "a session cookie"
+    return Passed(expected=f"{what} for the test identity", actual=f"{what} issued")
 
 
 @check("me_identity")
 async def me_identity(ctx: JourneyContext) -> Passed:
-    """The session reaches the identity endpoint as the test identity."""
+    """Invariant: the test identity's credential reaches the identity endpoint (2xx, its
+    contract) and the endpoint says it is the test identity, not someone else."""
     spec = _spec(ctx)
-    reply = await send(ctx, spec.me, token=await session_token(ctx))
+    reply = await send(ctx, spec.me, auth="test")
     expect(reply, spec.me, "identity")
     who = field_of(reply, spec.identity_field, "identity")
-    if who != ctx.config.test_email:
+    wanted = render(spec.identity_value, ctx.variables)
+    if who != wanted:
         raise CheckFailed(
-            f"the session is someone else: {spec.identity_field} is {who!r}",
-            expected=f"{spec.identity_field} = {ctx.config.test_email!r}",
-            actual=f"{spec.identity_field} = {who!r}",
+            f"the session is someone else: {spec.identity_field} is {as_json(who)}",
+            expected=f"{spec.identity_field} = {as_json(wanted)}",
+            actual=f"{spec.identity_field} = {as_json(who)}",
             evidence=[reply.evidence()],
         )
     if isinstance(reply.body, dict) and spec.tenant_field in reply.body:
         ctx.variables["own_tenant"] = reply.body[spec.tenant_field]
-    return Passed(
-        expected=f"signed in as {ctx.config.test_email}", actual=f"{spec.identity_field} = {who}"
-    )
+    return Passed(expected=f"signed in as {wanted}", actual=f"{spec.identity_field} = {who}")
 
 
-async def _other_tenant(ctx: JourneyContext) -> str:
-    config = ctx.config
-    if config.other_tenant_id:
-        return config.other_tenant_id
-    if not config.other_email or config.other_password is None:
-        raise CheckSkipped(
-            "no second tenant configured (other_tenant_id, or other_email and other_password)"
-        )
-    token = await login(ctx, config.other_email, config.other_password.get_secret_value())
-    reply = await send(ctx, _spec(ctx).me, token=token)
-    expect(reply, _spec(ctx).me, "second tenant's identity")
-    return str(field_of(reply, _spec(ctx).tenant_field, "second tenant's identity"))
+async def _tenant_of(ctx: JourneyContext, who: Identity) -> str:
+    """The tenant of ``who`` as the identity endpoint reports it."""
+    spec = _spec(ctx)
+    reply = await send(ctx, spec.me, auth=who)
+    expect(reply, spec.me, f"{WHO_WORDS[who]}'s identity")
+    return str(field_of(reply, spec.tenant_field, f"{WHO_WORDS[who]}'s identity"))
 
 
 @check("tenant_isolation")
 async def tenant_isolation(ctx: JourneyContext) -> Passed:
-    """The test tenant can read its own tenant and cannot read the second tenant's."""
+    """Invariant: another tenant's resource exists and its owner can read it, and the test
+    identity cannot (it gets one of the refusal statuses). With ``own_tenant`` also: the
+    test identity reads its own tenant, so the endpoint does not simply refuse everyone.
+
+    Without the other identity's credentials the resource cannot be proven to exist, and
+    the check is skipped: a refusal of a resource that may not exist proves nothing.
+    """
     spec = _spec(ctx)
-    if spec.tenant_isolation is None:
-        raise CheckSkipped("no tenant-isolation request configured")
-    token = await session_token(ctx)
-    other = await _other_tenant(ctx)
-    variables = {"other_tenant": other}
+    isolation = spec.tenant_isolation
+    if isolation is None:
+        raise CheckSkipped("no tenant-isolation request configured", kind="not_applicable")
+    variables: dict[str, Any] = {}
+    needs = request_placeholders(isolation)
+    if "other_tenant" in needs:
+        variables["other_tenant"] = ctx.config.other_tenant_id or await _tenant_of(ctx, "other")
     if spec.own_tenant is not None:
-        me = await send(ctx, spec.me, token=token)
-        expect(me, spec.me, "identity")
-        variables["own_tenant"] = str(field_of(me, spec.tenant_field, "identity"))
-        own = await send(ctx, spec.own_tenant, variables, token=token)
-        # Without this, an endpoint that refuses everyone would pass as "isolated".
+        variables["own_tenant"] = await _tenant_of(ctx, "test")
+        own = await send(ctx, spec.own_tenant, variables, auth="test")
         expect(own, spec.own_tenant, "reading the test identity's own tenant")
-    reply = await send(ctx, spec.tenant_isolation, variables, token=token)
-    if reply.status not in spec.tenant_isolation.expect_status:
+    owner_req = isolation.model_copy(update={"expect_status": [200, 201, 202, 203, 204, 206]})
+    owner = await send(ctx, owner_req, variables, auth="other")
+    if not owner.ok:
+        raise PreconditionError(
+            f"the other identity cannot read its own resource ({owner.method} {owner.path} "
+            f"answered {owner.status}), so a refusal to the test identity would prove nothing. "
+            "Fix auth.tenant_isolation to name a resource the other identity owns."
+        )
+    reply = await send(ctx, isolation, variables, auth="test")
+    refused = isolation.expect_status
+    if reply.status not in refused:
         raise CheckFailed(
-            f"the test tenant can read tenant {other!r}'s data: {reply.path} answered {reply.status}",
-            expected=f"status {' or '.join(map(str, spec.tenant_isolation.expect_status))} for another tenant",
+            f"the test identity can read another tenant's resource: {reply.method} {reply.path} "
+            f"answered {reply.status}",
+            expected=f"status {' or '.join(map(str, refused))} for the test identity "
+            "on another tenant's resource",
             actual=f"status {reply.status}: {reply.excerpt()}",
             evidence=[reply.evidence()],
         )
     return Passed(
-        expected="own tenant 200, other tenant refused", actual=f"other tenant -> {reply.status}"
+        expected="the owner reads it, the test identity is refused",
+        actual=f"owner -> {owner.status}, test identity -> {reply.status}",
     )
 
 
@@ -158,7 +155,9 @@ async def _fill_login_form(ctx: JourneyContext, page: object) -> None:
     assert spec is not None
     config = ctx.config
     if config.test_password is None:
-        raise CheckSkipped("no test password configured for the browser login")
+        raise CheckSkipped(
+            "no test password configured for the browser login", kind="configuration"
+        )
     await page.fill(spec.email_selector, config.test_email)  # type: ignore[attr-defined]
     await page.fill(spec.password_selector, config.test_password.get_secret_value())  # type: ignore[attr-defined]
     await page.click(spec.submit_selector)  # type: ignore[attr-defined]
@@ -166,10 +165,11 @@ async def _fill_login_form(ctx: JourneyContext, page: object) -> None:
 
 @check("browser_login")
 async def browser_login(ctx: JourneyContext) -> Passed:
-    """A browser signs in through the identity provider and comes back through the callback."""
+    """Invariant: a browser signs in on the login page, comes back through the callback
+    to ``success_url``, and the page's session is the test identity."""
     spec = _spec(ctx)
     if spec.browser_login is None:
-        raise CheckSkipped("no browser login configured")
+        raise CheckSkipped("no browser login configured", kind="not_applicable")
     bl = spec.browser_login
     async with traced_page(ctx, "browser_login") as page:
         await page.goto(bl.start_path)
@@ -213,12 +213,16 @@ async def _expect_identity(ctx: JourneyContext, page: Page, when: str) -> str:
     """The page's session must be the test identity; returns who it is."""
     spec = _spec(ctx)
     status, body = await api_get(page, render(spec.me.path, ctx.variables))
-    who = body.get(spec.identity_field) if isinstance(body, dict) else None
-    if who != ctx.config.test_email:
+    try:
+        who = field_value(body, spec.identity_field)
+    except (KeyError, IndexError, ValueError, TypeError):
+        who = None
+    wanted = render(spec.identity_value, ctx.variables)
+    if who != wanted:
         raise CheckFailed(
             f"{when} the session is not the test identity",
-            expected=f"{spec.me.path} as {ctx.config.test_email}",
-            actual=f"status {status}, {spec.identity_field} = {who!r}",
+            expected=f"{spec.me.path} as {as_json(wanted)}",
+            actual=f"status {status}, {spec.identity_field} = {as_json(who)}",
         )
     return str(who)
 
@@ -231,7 +235,9 @@ def _forge_state(url: str) -> str:
 
 @check("forged_state_rejected")
 async def forged_state_rejected(ctx: JourneyContext) -> Passed:
-    """The login callback refuses a real code that comes with a forged ``state``.
+    """Invariant: the login callback refuses a real code that comes with a forged
+    ``state`` (an expected refusal status) and leaves no session behind; the positive
+    twin is the real login reaching the callback in the same attempt.
 
     The browser signs in for real; the redirect that carries the identity provider's
     answer to the callback is rewritten in flight so its ``state`` is not the one the
@@ -240,7 +246,7 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
     """
     spec = _spec(ctx)
     if spec.forged_state is None or spec.browser_login is None:
-        raise CheckSkipped("no browser login callback configured")
+        raise CheckSkipped("no browser login callback configured", kind="not_applicable")
     fs, bl = spec.forged_state, spec.browser_login
     async with traced_page(ctx, "forged_state_rejected") as page:
         forged: list[str] = []
@@ -276,7 +282,9 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
         error = await _shown_error(page, bl.error_selector)
         if not forged and error:
             # The login itself fails: browser_login reports that; nothing to forge here.
-            raise CheckSkipped(f"could not sign in to reach the callback: {error}")
+            raise CheckSkipped(
+                f"could not sign in to reach the callback: {error}", kind="prerequisite"
+            )
         if not forged or not callback_statuses:
             raise CheckFailed(
                 "the login never redirected to the callback, so a forged state could not be tried",
@@ -296,11 +304,12 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
 
 @check("passkey_login", writes=True)
 async def passkey_login(ctx: JourneyContext) -> Passed:
-    """Register a passkey on a virtual authenticator, sign out, sign back in with it."""
+    """Invariant: a passkey registered on a virtual authenticator signs the test identity
+    back in after signing out, and the page's session is the test identity."""
     spec = _spec(ctx)
     pk = spec.passkey
     if pk is None:
-        raise CheckSkipped("no passkey login configured")
+        raise CheckSkipped("no passkey login configured", kind="not_applicable")
     token = await session_token(ctx)
     async with traced_page(ctx, "passkey_login") as page:
         await add_virtual_authenticator(page)
@@ -334,23 +343,19 @@ async def _wait_for_status(page: object, selector: str, wanted: str, doing: str)
         await asyncio.sleep(0.1)
     if wanted not in text:
         raise CheckFailed(
-            f"{doing} failed: the page says {text!r}",
-            expected=f"status {wanted!r}",
-            actual=f"status {text!r}",
+            f"{doing} failed: the page says {as_json(text)}",
+            expected=f"status {as_json(wanted)}",
+            actual=f"status {as_json(text)}",
         )
 
 
 @flow(name="auth", flow_run_name="auth-{environment}", persist_result=False)
 async def auth(environment: str = "sandbox") -> JourneyResult:
     """Anonymous and bad-token callers refused; login by every configured method; tenants."""
-    async with open_journey(JOURNEY, environment) as ctx:
+    async with open_journey(JOURNEY, environment) as ctx, journey_frame(ctx, CHECKS) as ready:
 
         async def api_checks() -> None:
-            await asyncio.gather(
-                run_check(ctx, anonymous_refused),
-                run_check(ctx, bad_token_refused),
-                run_check(ctx, password_login),
-            )
+            await run_check(ctx, password_login)
             await asyncio.gather(run_check(ctx, me_identity), run_check(ctx, tenant_isolation))
 
         async def browser_checks() -> None:
@@ -359,5 +364,6 @@ async def auth(environment: str = "sandbox") -> JourneyResult:
             await run_check(ctx, forged_state_rejected)
             await run_check(ctx, passkey_login)
 
-        await asyncio.gather(api_checks(), browser_checks())
-        return journey_result(ctx)
+        if ready:
+            await asyncio.gather(api_checks(), browser_checks())
+    return journey_result(ctx)

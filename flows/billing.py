@@ -9,6 +9,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from prefect import flow
 
+from smoke.contracts import as_json
 from smoke.results import Evidence, JourneyResult
 from smoke.scrub import scrubber
 from smoke.spec import BillingSpec, Request
@@ -24,6 +25,7 @@ from tasks.checks import (
 )
 from tasks.context import JourneyContext, open_journey
 from tasks.http import expect, field_of, send, session_token
+from tasks.sequences import journey_frame
 from tasks.stripe import (
     STRIPE_TEST_MODE,
     cancel_subscription,
@@ -52,7 +54,8 @@ def _spec(ctx: JourneyContext) -> BillingSpec:
 
 @check("test_mode_interlock")
 async def test_mode_interlock(ctx: JourneyContext) -> Passed:
-    """The key is a test key and the target itself reports Stripe test mode."""
+    """Invariant: the configured key is a Stripe test key and the target itself reports
+    Stripe test mode; nothing after it runs otherwise."""
     # The key prefix was checked before the run could start (a live key exits 2);
     # this re-check guards runs started from the Prefect UI with an edited block.
     stripe_client(ctx.config)
@@ -66,9 +69,9 @@ async def test_mode_interlock(ctx: JourneyContext) -> Passed:
     mode = field_of(reply, ctx.suite.preflight.stripe_mode_field, "e2e status")
     if mode != STRIPE_TEST_MODE:
         raise CheckFailed(
-            f"the target reports Stripe mode {mode!r}: no payment check will run against it",
+            f"the target reports Stripe mode {as_json(mode)}: no payment check will run against it",
             expected="Stripe test mode on the target",
-            actual=f"stripe mode {mode!r}",
+            actual=f"stripe mode {as_json(mode)}",
             evidence=[reply.evidence()],
         )
     return Passed(expected="Stripe test mode", actual="test key; target reports test mode")
@@ -76,11 +79,12 @@ async def test_mode_interlock(ctx: JourneyContext) -> Passed:
 
 @check("cleanup_before", writes=True)
 async def cleanup_before(ctx: JourneyContext) -> Passed:
-    """Cancel and delete what the test identity's earlier runs left behind."""
+    """Invariant: the cleanup request answers its expected status, so no subscription of
+    an earlier run is left for the test identity."""
     spec = _spec(ctx)
     if spec.cleanup is None:
-        raise CheckSkipped("no cleanup request configured")
-    reply = await send(ctx, spec.cleanup, token=await session_token(ctx))
+        raise CheckSkipped("no cleanup request configured", kind="not_applicable")
+    reply = await send(ctx, spec.cleanup, auth="test")
     expect(reply, spec.cleanup, "cleanup")
     return Passed(
         expected="no subscription left from an earlier run", actual=f"status {reply.status}"
@@ -90,7 +94,7 @@ async def cleanup_before(ctx: JourneyContext) -> Passed:
 async def subscription(ctx: JourneyContext) -> dict[str, Any]:
     """The app's view of the test identity's subscription."""
     spec = _spec(ctx)
-    reply = await send(ctx, spec.subscription, token=await session_token(ctx))
+    reply = await send(ctx, spec.subscription, auth="test")
     expect(reply, spec.subscription, "subscription status")
     return reply.body if isinstance(reply.body, dict) else {}
 
@@ -98,7 +102,7 @@ async def subscription(ctx: JourneyContext) -> dict[str, Any]:
 async def open_checkout(ctx: JourneyContext) -> dict[str, Any]:
     """Start a checkout through the API: the checkout and cancel URLs."""
     spec = _spec(ctx)
-    reply = await send(ctx, spec.checkout, token=await session_token(ctx))
+    reply = await send(ctx, spec.checkout, auth="test")
     expect(reply, spec.checkout, "checkout")
     return {
         "checkout_url": field_of(reply, spec.checkout_url_field, "checkout"),
@@ -148,7 +152,8 @@ async def _browser_session(ctx: JourneyContext, page: Any) -> None:
 
 @check("declined_card", writes=True)
 async def declined_card(ctx: JourneyContext) -> Passed:
-    """A declined test card gives a clear error and no subscription."""
+    """Invariant: paying with the declined test card shows an error on the checkout page
+    and leaves the test identity with no active subscription."""
     spec = _spec(ctx)
     urls = await open_checkout(ctx)
     async with traced_page(ctx, "declined_card", mask=_card_fields(ctx)) as page:
@@ -164,18 +169,20 @@ async def declined_card(ctx: JourneyContext) -> Passed:
     status = (await subscription(ctx)).get(spec.subscription_status_field)
     if status not in spec.inactive_values:
         raise CheckFailed(
-            f"a declined card left a subscription in status {status!r}",
+            f"a declined card left a subscription in status {as_json(status)}",
             expected=f"subscription status in {spec.inactive_values}",
-            actual=f"status {status!r}",
+            actual=f"status {as_json(status)}",
         )
     return Passed(
-        expected="an error and no subscription", actual=f"{outcome[7:]!r}; status {status!r}"
+        expected="an error and no subscription",
+        actual=f"{as_json(outcome[7:])}; status {as_json(status)}",
     )
 
 
 @check("cancel_returns_unchanged", writes=True)
 async def cancel_returns_unchanged(ctx: JourneyContext) -> Passed:
-    """The checkout's cancel URL brings the user back with nothing changed."""
+    """Invariant: the checkout's cancel link lands on a working cancel page and the
+    subscription status is the same as before the checkout."""
     spec = _spec(ctx)
     form = spec.card_form
     before = (await subscription(ctx)).get(spec.subscription_status_field)
@@ -198,17 +205,18 @@ async def cancel_returns_unchanged(ctx: JourneyContext) -> Passed:
     if after != before:
         raise CheckFailed(
             "cancelling the checkout changed the subscription",
-            expected=f"status {before!r} unchanged",
-            actual=f"status {after!r}",
+            expected=f"status {as_json(before)} unchanged",
+            actual=f"status {as_json(after)}",
         )
     return Passed(
-        expected="back on the cancel page, subscription unchanged", actual=f"status {after!r}"
+        expected="back on the cancel page, subscription unchanged",
+        actual=f"status {as_json(after)}",
     )
 
 
 @check("checkout_success", writes=True)
 async def checkout_success(ctx: JourneyContext) -> Passed:
-    """Checkout with the success test card reaches the success page."""
+    """Invariant: paying with the success test card reaches the success page."""
     spec = _spec(ctx)
     urls = await open_checkout(ctx)
     async with traced_page(ctx, "checkout_success", mask=_card_fields(ctx)) as page:
@@ -226,7 +234,8 @@ async def checkout_success(ctx: JourneyContext) -> Passed:
 
 @check("subscription_active", writes=True)
 async def subscription_active(ctx: JourneyContext) -> Passed:
-    """The webhook is processed: the subscription turns active (polled with backoff, bounded)."""
+    """Invariant: after the paid checkout the app's subscription turns active within
+    ``poll_timeout_s`` (the webhook was processed), and Stripe agrees it is active."""
     spec = _spec(ctx)
     started = time.monotonic()
     delay, polls = 0.1, 0
@@ -240,10 +249,10 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
             break
         if time.monotonic() - started + delay > spec.poll_timeout_s:
             raise CheckFailed(
-                f"the subscription did not become {spec.active_value!r} within {spec.poll_timeout_s:g} s: "
+                f"the subscription did not become {as_json(spec.active_value)} within {spec.poll_timeout_s:g} s: "
                 "the webhook was not processed",
-                expected=f"status {spec.active_value!r} within {spec.poll_timeout_s:g} s",
-                actual=f"status {body.get(spec.subscription_status_field)!r} after {polls} polls",
+                expected=f"status {as_json(spec.active_value)} within {spec.poll_timeout_s:g} s",
+                actual=f"status {as_json(body.get(spec.subscription_status_field))} after {polls} polls",
                 evidence=[
                     Evidence(
                         kind="response",
@@ -266,7 +275,7 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
             raise CheckFailed(
                 "the app says active but Stripe disagrees",
                 expected="Stripe subscription status 'active'",
-                actual=f"Stripe says {in_stripe!r}",
+                actual=f"Stripe says {as_json(in_stripe)}",
             )
     return Passed(
         expected=f"{spec.active_value} (app and Stripe)",
@@ -276,8 +285,17 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
 
 @check("unsigned_webhook_rejected", writes=True)
 async def unsigned_webhook_rejected(ctx: JourneyContext) -> Passed:
-    """The webhook endpoint refuses unsigned and wrongly signed events, and takes signed ones."""
+    """Invariant: the webhook endpoint accepts a correctly signed event (2xx) and refuses
+    the same event unsigned and wrongly signed. Without the signing secret the positive
+    twin cannot be sent: skipped, never passed."""
     spec = _spec(ctx)
+    if ctx.config.stripe_webhook_secret is None:
+        # Without it a signed event cannot be sent: an endpoint refusing everything would pass.
+        raise CheckSkipped(
+            "needs the webhook signing secret to prove signed events are accepted "
+            "(set SMOKE_STRIPE_WEBHOOK_SECRET)",
+            kind="configuration",
+        )
     payload = harmless_event()
     post = Request(method="POST", path=spec.webhook_path, expect_status=[200])
     headers = {"Content-Type": "application/json"}
@@ -297,18 +315,16 @@ async def unsigned_webhook_rejected(ctx: JourneyContext) -> Passed:
             expected="status 400/401/403 without a valid Stripe-Signature",
             actual=f"unsigned -> {unsigned}, wrongly signed -> {forged}",
         )
-    signed = "not tried (no webhook secret configured)"
-    if ctx.config.stripe_webhook_secret is not None:
-        secret = ctx.config.stripe_webhook_secret.get_secret_value()
-        code = await deliver({"Stripe-Signature": signature_header(payload, secret)})
-        if code >= 300:
-            # Otherwise an endpoint that refuses everything would pass this check.
-            raise CheckFailed(
-                "the webhook endpoint refuses correctly signed events too",
-                expected=f"status 2xx for a signed {post.method} {spec.webhook_path}",
-                actual=f"signed -> {code}",
-            )
-        signed = f"signed -> {code}"
+    secret = ctx.config.stripe_webhook_secret.get_secret_value()
+    code = await deliver({"Stripe-Signature": signature_header(payload, secret)})
+    if code >= 300:
+        # Otherwise an endpoint that refuses everything would pass this check.
+        raise CheckFailed(
+            "the webhook endpoint refuses correctly signed events too",
+            expected=f"status 2xx for a signed {post.method} {spec.webhook_path}",
+            actual=f"signed -> {code}",
+        )
+    signed = f"signed -> {code}"
     return Passed(
         expected="unsigned and forged refused, signed accepted",
         actual=f"unsigned -> {unsigned}, forged -> {forged}, {signed}",
@@ -317,9 +333,11 @@ async def unsigned_webhook_rejected(ctx: JourneyContext) -> Passed:
 
 @check("subscription_cancelled", writes=True)
 async def subscription_cancelled(ctx: JourneyContext) -> Passed:
-    """The test subscription is cancelled at the end (through the app; Stripe as a safety net)."""
+    """Invariant: cancelling through the app answers 2xx and leaves the subscription
+    inactive in the app and canceled in Stripe (cancelled in Stripe directly when the app
+    fails, so no test subscription is left running)."""
     spec = _spec(ctx)
-    reply = await send(ctx, spec.cancel_subscription, token=await session_token(ctx))
+    reply = await send(ctx, spec.cancel_subscription, auth="test")
     status = (await subscription(ctx)).get(spec.subscription_status_field)
     sub_id = ctx.variables.get("stripe_subscription_id")
     client = stripe_client(ctx.config)
@@ -334,7 +352,7 @@ async def subscription_cancelled(ctx: JourneyContext) -> Passed:
                 f"{spec.cancel_subscription.method} {spec.cancel_subscription.path} 2xx, "
                 f"then status in {spec.inactive_values}"
             ),
-            actual=f"status {reply.status}, then subscription {status!r}"
+            actual=f"status {reply.status}, then subscription {as_json(status)}"
             + (" (cancelled in Stripe directly)" if sub_id else ""),
             evidence=[reply.evidence()],
         )
@@ -344,9 +362,9 @@ async def subscription_cancelled(ctx: JourneyContext) -> Passed:
             raise CheckFailed(
                 "the app says cancelled but Stripe still has the subscription",
                 expected="Stripe subscription status 'canceled'",
-                actual=f"Stripe says {in_stripe!r}",
+                actual=f"Stripe says {as_json(in_stripe)}",
             )
-    return Passed(expected="subscription cancelled", actual=f"status {status!r}")
+    return Passed(expected="subscription cancelled", actual=f"status {as_json(status)}")
 
 
 @flow(name="billing", flow_run_name="billing-{environment}", persist_result=False)
@@ -355,27 +373,32 @@ async def billing(environment: str = "sandbox") -> JourneyResult:
     async with open_journey(JOURNEY, environment) as ctx:
         for card in (_spec(ctx).success_card, _spec(ctx).declined_card):
             scrubber.register(card)
-        interlock = await run_check(ctx, test_mode_interlock)
-        if interlock.status.value not in ("passed", "flaky"):
-            skip_rest(ctx, AFTER_INTERLOCK, "not run: Stripe test mode is not established")
-            return journey_result(ctx)
-        cleaned = await run_check(ctx, cleanup_before)
-        if cleaned.is_problem:
-            skip_rest(
-                ctx,
-                AFTER_INTERLOCK[1:],
-                "not run: cleaning the test identity's billing data failed",
-            )
-            return journey_result(ctx)
-        # These share the test identity's one subscription: they take turns, and the
-        # ones that must leave it untouched go first.
-        await run_check(ctx, cancel_returns_unchanged)
-        await run_check(ctx, declined_card)
-        paid = await run_check(ctx, checkout_success)
-        if paid.is_problem:
-            skip_rest(ctx, ["subscription_active"], "not run: checkout did not succeed")
-        else:
-            await run_check(ctx, subscription_active)
-        await run_check(ctx, unsigned_webhook_rejected)
-        await run_check(ctx, subscription_cancelled)
-        return journey_result(ctx)
+        async with journey_frame(ctx, ["test_mode_interlock", *AFTER_INTERLOCK]) as ready:
+            if ready:
+                await _payments(ctx)
+    return journey_result(ctx)
+
+
+async def _payments(ctx: JourneyContext) -> None:
+    """The billing checks in order: each later one needs what the earlier ones proved."""
+    interlock = await run_check(ctx, test_mode_interlock)
+    if interlock.status.value not in ("passed", "flaky"):
+        skip_rest(ctx, AFTER_INTERLOCK, "not run: Stripe test mode is not established")
+        return
+    cleaned = await run_check(ctx, cleanup_before)
+    if cleaned.is_problem:
+        skip_rest(
+            ctx, AFTER_INTERLOCK[1:], "not run: cleaning the test identity's billing data failed"
+        )
+        return
+    # These share the test identity's one subscription: they take turns, and the
+    # ones that must leave it untouched go first.
+    await run_check(ctx, cancel_returns_unchanged)
+    await run_check(ctx, declined_card)
+    paid = await run_check(ctx, checkout_success)
+    if paid.is_problem:
+        skip_rest(ctx, ["subscription_active"], "not run: checkout did not succeed")
+    else:
+        await run_check(ctx, subscription_active)
+    await run_check(ctx, unsigned_webhook_rejected)
+    await run_check(ctx, subscription_cancelled)

@@ -6,13 +6,15 @@ import asyncio
 
 from prefect import flow
 
-from smoke.results import Evidence, JourneyResult
+from smoke.contracts import as_json
+from smoke.results import CheckResult, Evidence, JourneyResult
 from smoke.retry import TransientError
 from smoke.spec import DashboardSpec, Endpoint
 from tasks.browser import PageWatch, appeared, settle, traced_page
 from tasks.checks import CheckFailed, CheckSkipped, Passed, check, journey_result, run_check
 from tasks.context import JourneyContext, open_journey
 from tasks.http import expect, field_of, send, session_token
+from tasks.sequences import journey_frame
 
 JOURNEY = "dashboard"
 READY_TIMEOUT_MS = 5000
@@ -24,16 +26,17 @@ def _spec(ctx: JourneyContext) -> DashboardSpec:
 
 
 async def endpoint_check(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """Status, contract and a non-empty list for the seeded tenant, timed."""
-    token = await session_token(ctx)
-    reply = await send(ctx, endpoint, token=token)
+    """Invariant: the endpoint answers the test identity (by default) with an expected
+    status, its whole body matches the contract, and ``items_field`` holds at least one
+    item for the seeded test tenant; timed against the latency budget."""
+    reply = await send(ctx, endpoint, auth="test")
     expect(reply, endpoint, endpoint.name)
     items = field_of(reply, endpoint.items_field, endpoint.name)
     if not items:
         raise CheckFailed(
             f"{endpoint.name} is empty for the seeded test tenant",
             expected=f"at least one item in {endpoint.items_field!r}",
-            actual=f"{endpoint.items_field} = {items!r}",
+            actual=f"{endpoint.items_field} = {as_json(items)}",
             evidence=[reply.evidence()],
         )
     return Passed(
@@ -46,25 +49,25 @@ async def endpoint_check(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
 # One task per configured endpoint name keeps each visible (and named) in the Prefect UI.
 @check("feed")
 async def feed(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """The feed API."""
+    """Invariant: as ``endpoint_check`` (status, whole-body contract, non-empty, budget)."""
     return await endpoint_check(ctx, endpoint)
 
 
 @check("alerts")
 async def alerts(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """The alerts API."""
+    """Invariant: as ``endpoint_check`` (status, whole-body contract, non-empty, budget)."""
     return await endpoint_check(ctx, endpoint)
 
 
 @check("history")
 async def history(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """The history API."""
+    """Invariant: as ``endpoint_check`` (status, whole-body contract, non-empty, budget)."""
     return await endpoint_check(ctx, endpoint)
 
 
 @check("endpoint")
 async def other_endpoint(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """A configured endpoint with a name of its own."""
+    """A configured endpoint with a name of its own; the invariant of ``endpoint_check``."""
     return await endpoint_check(ctx, endpoint)
 
 
@@ -73,10 +76,11 @@ ENDPOINT_CHECKS = {"feed": feed, "alerts": alerts, "history": history}
 
 @check("ui")
 async def ui(ctx: JourneyContext) -> Passed:
-    """The dashboard page renders its key elements with no console errors or failed requests."""
+    """Invariant: the dashboard page, opened as the test identity, loads, becomes ready,
+    shows every key element, logs no console error and has no failed request."""
     spec = _spec(ctx).ui
     if spec is None:
-        raise CheckSkipped("no dashboard page configured")
+        raise CheckSkipped("no dashboard page configured", kind="not_applicable")
     token = await session_token(ctx)
     async with traced_page(ctx, "ui") as page:
         if spec.session_cookie:
@@ -131,13 +135,18 @@ async def dashboard(environment: str = "sandbox") -> JourneyResult:
     """Feed, alerts and history APIs (status, contract, latency, data) and the page."""
     async with open_journey(JOURNEY, environment) as ctx:
         spec = _spec(ctx)
-        runs = []
-        for endpoint in spec.endpoints:
-            task = ENDPOINT_CHECKS.get(endpoint.name)
-            if task is None:
-                runs.append(run_check(ctx, other_endpoint, endpoint, check_name=endpoint.name))
-            else:
-                runs.append(run_check(ctx, task, endpoint))
-        runs.append(run_check(ctx, ui))
-        await asyncio.gather(*runs)
-        return journey_result(ctx)
+        names = [e.name for e in spec.endpoints] + ["ui"]
+        async with journey_frame(ctx, names) as ready:
+            if ready:
+                await asyncio.gather(
+                    *(_endpoint_run(ctx, e) for e in spec.endpoints), run_check(ctx, ui)
+                )
+    return journey_result(ctx)
+
+
+async def _endpoint_run(ctx: JourneyContext, endpoint: Endpoint) -> CheckResult:
+    """One configured endpoint under its own check name."""
+    task = ENDPOINT_CHECKS.get(endpoint.name)
+    if task is None:
+        return await run_check(ctx, other_endpoint, endpoint, check_name=endpoint.name)
+    return await run_check(ctx, task, endpoint)

@@ -9,6 +9,7 @@ from typing import Any
 
 from prefect import flow
 
+from smoke.contracts import as_json
 from smoke.results import Evidence, JourneyResult
 from smoke.scrub import scrubber
 from smoke.spec import OnboardingSpec, Step, render
@@ -23,7 +24,8 @@ from tasks.checks import (
     skip_rest,
 )
 from tasks.context import JourneyContext, open_journey
-from tasks.http import expect, field_of, send
+from tasks.http import expect, field_of, save, send
+from tasks.sequences import journey_frame
 
 JOURNEY = "onboarding"
 
@@ -35,10 +37,11 @@ def _spec(ctx: JourneyContext) -> OnboardingSpec:
 
 @check("cleanup_before", writes=True)
 async def cleanup_before(ctx: JourneyContext) -> Passed:
-    """Delete what the reserved onboarding identity left behind, before the run."""
+    """Invariant: the cleanup request for the reserved onboarding identity answers its
+    expected status, so the signup that follows cannot collide with an earlier run."""
     spec = _spec(ctx)
     if spec.cleanup is None:
-        raise CheckSkipped("no cleanup request configured")
+        raise CheckSkipped("no cleanup request configured", kind="not_applicable")
     reply = await send(ctx, spec.cleanup)
     expect(reply, spec.cleanup, "cleanup")
     return Passed(expected="test data of the reserved identity removed", actual=reply.excerpt())
@@ -46,15 +49,11 @@ async def cleanup_before(ctx: JourneyContext) -> Passed:
 
 @check("step", writes=True)
 async def chain_step(ctx: JourneyContext, step: Step) -> Passed:
-    """One step of the chain: status, contract, and the ids the next step needs."""
+    """Invariant: this step of the chain answers its expected status and its contract, and
+    its answer holds every value the next steps need (saved as {{saved.<name>}})."""
     reply = await send(ctx, step)
     expect(reply, step, f"step {step.name}")
-    saved = {}
-    for var, dotted in step.save.items():
-        saved[var] = field_of(reply, dotted, f"step {step.name}")
-        if "token" in var and isinstance(saved[var], str):
-            scrubber.register(saved[var])
-    ctx.variables.update(saved)
+    saved = save(ctx, reply, step, f"step {step.name}")
     return Passed(
         expected=f"status {' or '.join(map(str, step.expect_status))} and the step's contract",
         actual=f"status {reply.status}; carried {', '.join(saved) or 'nothing'}",
@@ -64,22 +63,24 @@ async def chain_step(ctx: JourneyContext, step: Step) -> Passed:
 
 @check("preview_matches", writes=True)
 async def preview_matches(ctx: JourneyContext) -> Passed:
-    """The preview shows exactly what was submitted (API, and the page when configured)."""
+    """Invariant: the preview shows exactly what was submitted, every configured field
+    equal to its input (the API, and the page when configured)."""
     spec = _spec(ctx)
     preview = spec.preview
     if preview is None:
-        raise CheckSkipped("no preview configured")
+        raise CheckSkipped("no preview configured", kind="not_applicable")
     reply = await send(ctx, preview.request)
     expect(reply, preview.request, "preview")
-    body = reply.body if isinstance(reply.body, dict) else {}
+    shown = field_of(reply, preview.fields_at, "preview") if preview.fields_at else reply.body
+    body = shown if isinstance(shown, dict) else {}
     wrong = {
         f: body.get(f, "<missing>") for f in preview.fields if body.get(f) != ctx.variables.get(f)
     }
     if wrong:
         raise CheckFailed(
             f"the preview does not show what was submitted: {', '.join(wrong)}",
-            expected=", ".join(f"{f}={ctx.variables.get(f)!r}" for f in wrong),
-            actual=", ".join(f"{f}={v!r}" for f, v in wrong.items()),
+            expected=", ".join(f"{f} = {as_json(ctx.variables.get(f))}" for f in wrong),
+            actual=", ".join(f"{f} = {as_json(v)}" for f, v in wrong.items()),
             evidence=[reply.evidence()],
         )
     if preview.page_path:
@@ -103,7 +104,7 @@ async def _preview_page(ctx: JourneyContext, path: str) -> None:
             locator = page.locator(preview.page_field_selector.format(field=f))
             shown = (await locator.inner_text()).strip() if await locator.count() else "<missing>"
             if shown != str(ctx.variables.get(f)):
-                wrong.append(f"{f}={shown!r}")
+                wrong.append(f"{f} = {as_json(shown)}")
         if wrong:
             raise CheckFailed(
                 f"the preview page does not show what was submitted: {', '.join(wrong)}",
@@ -114,10 +115,11 @@ async def _preview_page(ctx: JourneyContext, path: str) -> None:
 
 @check("welcome_email", writes=True)
 async def welcome_email(ctx: JourneyContext) -> Passed:
-    """The welcome email reaches the test identity's inbox (polled, bounded)."""
+    """Invariant: an email whose subject holds ``subject_contains`` reaches the signup
+    address within ``timeout_s`` (polled, bounded)."""
     spec = _spec(ctx).welcome_email
     if spec is None:
-        raise CheckSkipped("welcome email check turned off for this environment")
+        raise CheckSkipped("no welcome email configured", kind="not_applicable")
     deadline = time.monotonic() + spec.timeout_s
     delay = 0.1
     last: list[Any] = []
@@ -129,7 +131,7 @@ async def welcome_email(ctx: JourneyContext) -> Passed:
         if found:
             return Passed(
                 expected=f"an email with {spec.subject_contains!r} in the subject",
-                actual=f"{found[0].get('subject')!r}",
+                actual=as_json(found[0].get("subject")),
             )
         if time.monotonic() + delay > deadline:
             break
@@ -137,7 +139,7 @@ async def welcome_email(ctx: JourneyContext) -> Passed:
         delay = min(delay * 2, 1.0)
     raise CheckFailed(
         f"no welcome email within {spec.timeout_s:g} s",
-        expected=f"an email with {spec.subject_contains!r} in the subject to {ctx.variables.get('email')}",
+        expected=f"an email with {as_json(spec.subject_contains)} in the subject to {ctx.variables.get('email')}",
         actual=f"{len(last)} message(s), none matching",
         evidence=[
             Evidence(
@@ -156,23 +158,31 @@ async def onboarding(environment: str = "sandbox") -> JourneyResult:
         password = f"Smoke-{secrets.token_urlsafe(12)}"
         scrubber.register(password)
         ctx.variables.update(render(spec.inputs, ctx.variables) | {"password": password})
-        cleaned = await run_check(ctx, cleanup_before)
-        if cleaned.is_problem:
+        names = ["cleanup_before", *(f"step.{s.name}" for s in spec.steps)]
+        async with journey_frame(ctx, [*names, "preview_matches", "welcome_email"]) as ready:
+            if ready:
+                await _chain(ctx, spec)
+    return journey_result(ctx)
+
+
+async def _chain(ctx: JourneyContext, spec: OnboardingSpec) -> None:
+    """Clean before, the steps in order (a failure skips the rest), preview and email."""
+    after = ["preview_matches", "welcome_email"]
+    cleaned = await run_check(ctx, cleanup_before)
+    if cleaned.is_problem:
+        skip_rest(
+            ctx,
+            [f"step.{s.name}" for s in spec.steps] + after,
+            "not run: cleaning the test identity failed, so a signup would collide with old data",
+        )
+        return
+    for i, step in enumerate(spec.steps):
+        result = await run_check(ctx, chain_step, step, check_name=f"step.{step.name}")
+        if result.is_problem:
             skip_rest(
                 ctx,
-                [f"step.{s.name}" for s in spec.steps] + ["preview_matches", "welcome_email"],
-                "not run: cleaning the test identity failed, so a signup would collide with old data",
+                [f"step.{s.name}" for s in spec.steps[i + 1 :]] + after,
+                f"not run: step {step.name} failed and later steps need its output",
             )
-            return journey_result(ctx)
-        for i, step in enumerate(spec.steps):
-            result = await run_check(ctx, chain_step, step, check_name=f"step.{step.name}")
-            if result.is_problem:
-                skip_rest(
-                    ctx,
-                    [f"step.{s.name}" for s in spec.steps[i + 1 :]]
-                    + ["preview_matches", "welcome_email"],
-                    f"not run: step {step.name} failed and later steps need its output",
-                )
-                return journey_result(ctx)
-        await asyncio.gather(run_check(ctx, preview_matches), run_check(ctx, welcome_email))
-        return journey_result(ctx)
+            return
+    await asyncio.gather(run_check(ctx, preview_matches), run_check(ctx, welcome_email))

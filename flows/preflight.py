@@ -6,11 +6,13 @@ import asyncio
 
 from prefect import flow
 
+from smoke.contracts import as_json
+from smoke.errors import PreconditionError
 from smoke.results import JourneyResult
 from smoke.spec import PreflightSpec
 from tasks.checks import CheckFailed, CheckSkipped, Passed, check, journey_result, run_check
 from tasks.context import JourneyContext, open_journey
-from tasks.http import expect, field_of, send
+from tasks.http import E2E_HEADER, expect, field_of, send
 from tasks.stripe import STRIPE_TEST_MODE
 
 JOURNEY = "preflight"
@@ -23,34 +25,50 @@ def _spec(ctx: JourneyContext) -> PreflightSpec:
 
 @check("health")
 async def health(ctx: JourneyContext) -> Passed:
-    """The health endpoint answers and says healthy."""
+    """Invariant: the health endpoint answers an expected status, its whole body matches
+    the health schema (any shape: an object, per-backend booleans, a bare ``true``), and
+    ``status_field``, when configured, equals ``healthy_value``."""
     spec = _spec(ctx)
     reply = await send(ctx, spec.health)
     expect(reply, spec.health, "health")
+    if spec.status_field is None:
+        return Passed(
+            expected="a healthy body (its schema)",
+            actual=f"{reply.excerpt()} ({reply.elapsed_ms} ms)",
+            elapsed_ms=reply.elapsed_ms,
+        )
     status = field_of(reply, spec.status_field, "health")
     if status != spec.healthy_value:
         raise CheckFailed(
-            f"the target reports {spec.status_field}={status!r}",
-            expected=f"{spec.status_field} = {spec.healthy_value!r}",
-            actual=f"{spec.status_field} = {status!r}: {reply.excerpt()}",
+            f"the target reports {spec.status_field} = {as_json(status)}, not "
+            f"{as_json(spec.healthy_value)}",
+            expected=f"{spec.status_field} = {as_json(spec.healthy_value)}",
+            actual=f"{spec.status_field} = {as_json(status)}: {reply.excerpt()}",
             evidence=[reply.evidence()],
         )
     return Passed(
-        expected="healthy", actual=f"{status} ({reply.elapsed_ms} ms)", elapsed_ms=reply.elapsed_ms
+        expected="healthy",
+        actual=f"{as_json(status)} ({reply.elapsed_ms} ms)",
+        elapsed_ms=reply.elapsed_ms,
     )
 
 
 @check("version")
 async def version(ctx: JourneyContext, wanted: str | None) -> Passed:
-    """The deployed version is the one being released."""
+    """Invariant: the version the target reports (``version_field`` of the version request,
+    by default the health request) is exactly the one being released."""
     if not wanted:
-        raise CheckSkipped("no --version given")
+        raise CheckSkipped("no --version given", kind="configuration")
     spec = _spec(ctx)
-    reply = await send(ctx, spec.health.model_copy(update={"expect_status": [200, 503]}))
+    req = spec.version or spec.health.model_copy(update={"expect_status": [200, 503]})
+    reply = await send(ctx, req)
+    if spec.version is not None:
+        expect(reply, req, "version")
     deployed = field_of(reply, spec.version_field, "version")
     if str(deployed) != wanted:
         raise CheckFailed(
-            f"the target runs version {deployed}, not {wanted}: the deploy has not finished or failed",
+            f"the target runs version {as_json(deployed)}, not {as_json(wanted)}: the deploy "
+            "has not finished or failed",
             expected=f"version {wanted}",
             actual=f"version {deployed}",
             evidence=[reply.evidence()],
@@ -60,38 +78,59 @@ async def version(ctx: JourneyContext, wanted: str | None) -> Passed:
 
 @check("stripe_test_mode")
 async def stripe_test_mode(ctx: JourneyContext) -> Passed:
-    """The target's e2e status says Stripe runs in test mode."""
+    """Invariant: the target's own e2e status says Stripe runs in test mode."""
     spec = _spec(ctx)
     if spec.e2e_status is None:
-        raise CheckSkipped("no e2e status endpoint configured")
+        raise CheckSkipped("no e2e status endpoint configured", kind="not_applicable")
     reply = await send(ctx, spec.e2e_status)
     expect(reply, spec.e2e_status, "e2e status")
     mode = field_of(reply, spec.stripe_mode_field, "e2e status")
     if mode != STRIPE_TEST_MODE:
         raise CheckFailed(
-            f"the target reports Stripe mode {mode!r}: refusing to run payment checks against it",
-            expected=f"{spec.stripe_mode_field} = {STRIPE_TEST_MODE!r}",
-            actual=f"{spec.stripe_mode_field} = {mode!r}",
+            f"the target reports Stripe mode {as_json(mode)}: refusing to run payment checks "
+            "against it",
+            expected=f"{spec.stripe_mode_field} = {as_json(STRIPE_TEST_MODE)}",
+            actual=f"{spec.stripe_mode_field} = {as_json(mode)}",
             evidence=[reply.evidence()],
         )
-    return Passed(expected="Stripe test mode", actual=f"{spec.stripe_mode_field} = {mode!r}")
+    return Passed(expected="Stripe test mode", actual=f"{spec.stripe_mode_field} = {as_json(mode)}")
 
 
 @check("e2e_token_required")
 async def e2e_token_required(ctx: JourneyContext) -> Passed:
-    """The e2e endpoints refuse a caller without the token."""
+    """Invariant: the e2e endpoint answers 2xx with the token, and refuses (401/403) a
+    caller without it and a caller with a wrong one."""
     spec = _spec(ctx)
     if spec.e2e_status is None:
-        raise CheckSkipped("no e2e status endpoint configured")
-    reply = await send(ctx, spec.e2e_status, with_e2e_token=False)
-    if reply.status not in (401, 403):
+        raise CheckSkipped("no e2e status endpoint configured", kind="not_applicable")
+    with_token = await send(ctx, spec.e2e_status)
+    if not with_token.ok:
+        raise PreconditionError(
+            f"the e2e status endpoint answers {with_token.status} even with the token, so a "
+            "refusal without it would prove nothing: check SMOKE_E2E_TOKEN"
+        )
+    without = await send(ctx, spec.e2e_status, with_e2e_token=False)
+    wrong = await send(
+        ctx, spec.e2e_status, with_e2e_token=False, headers={E2E_HEADER: "wrong-smoke-token"}
+    )
+    opened = [
+        (w, r)
+        for w, r in (("without", without), ("with a wrong", wrong))
+        if r.status not in (401, 403)
+    ]
+    if opened:
+        words, reply = opened[0]
         raise CheckFailed(
-            "the e2e API answers callers without the token: anyone can seed, clean up or read test data",
-            expected="status 401 or 403 without X-E2E-Test-Token",
-            actual=f"status {reply.status}",
+            f"the e2e API answers callers {words} token: anyone can seed, clean up or read "
+            "test data",
+            expected="status 401 or 403 without X-E2E-Test-Token and with a wrong one",
+            actual=", ".join(f"{w} token -> {r.status}" for w, r in opened),
             evidence=[reply.evidence()],
         )
-    return Passed(expected="401/403 without the token", actual=f"status {reply.status}")
+    return Passed(
+        expected="2xx with the token, 401/403 without or with a wrong one",
+        actual=f"with {with_token.status}, without {without.status}, wrong {wrong.status}",
+    )
 
 
 @flow(name="preflight", flow_run_name="preflight-{environment}", persist_result=False)

@@ -39,10 +39,6 @@ CATALOG: tuple[CheckDef, ...] = (
     CheckDef(
         "preflight", "e2e_token_required", "the e2e endpoints refuse callers without the token"
     ),
-    CheckDef("auth", "anonymous_refused", "protected routes refuse callers without credentials"),
-    CheckDef(
-        "auth", "bad_token_refused", "protected routes refuse a token with a forged signature"
-    ),
     CheckDef("auth", "password_login", "the test identity gets a token through the login request"),
     CheckDef(
         "auth", "me_identity", "the session reaches the identity endpoint as the test identity"
@@ -91,6 +87,26 @@ CATALOG: tuple[CheckDef, ...] = (
         per="endpoint",
     ),
     CheckDef("dashboard", "ui", "the page renders its key elements with no errors"),
+    *(
+        check
+        for journey in ("auth", "onboarding", "billing", "dashboard")
+        for check in (
+            CheckDef(journey, "setup", "the contract's setup requests answer", writes=True),
+            CheckDef(
+                journey,
+                "anonymous_refused",
+                "every route an identity got a 2xx for refuses callers without credentials",
+            ),
+            CheckDef(
+                journey,
+                "bad_token_refused",
+                "every route an identity got a 2xx for refuses its credential tampered",
+            ),
+            CheckDef(
+                journey, "teardown", "what this run created is removed, nothing else", writes=True
+            ),
+        )
+    ),
 )
 
 

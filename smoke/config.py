@@ -19,7 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from smoke.errors import ConfigError, LiveStripeKeyError
 from smoke.scrub import scrubber
 
-AuthMethod = Literal["password", "static_token"]
+# How every identity (test, other, admin) is signed in; see tasks/signin.py.
+AuthMethod = Literal["password", "basic", "api_key", "static_token", "cookie_session", "browser"]
 
 STRIPE_TEST_PREFIXES = ("sk_test_", "rk_test_")
 # The environment name of the local sandbox the CLI starts for a run (`--env sandbox`).
@@ -45,12 +46,19 @@ class SmokeConfig(BaseModel):
     auth_method: AuthMethod = Field(
         default="password",
         description=(
-            "How the suite gets an API token: 'password' (OAuth2 password form post) "
-            "or 'static_token'."
+            "How the identities sign in: 'password' (OAuth2 password form post, bearer "
+            "token), 'basic' (HTTP Basic with email and password), 'api_key' (the token in "
+            "api_key_header), 'static_token' (the token as a bearer token), "
+            "'cookie_session' (form login with a CSRF token read from the login page) or "
+            "'browser' (the browser login; its cookies are the session)."
         ),
     )
     static_token: SecretStr | None = Field(
-        default=None, description="Bearer token when auth_method is 'static_token'."
+        default=None,
+        description="The test identity's token when auth_method is 'static_token' or 'api_key'.",
+    )
+    api_key_header: str = Field(
+        default="X-API-Key", description="The header that carries the key (auth_method 'api_key')."
     )
     test_email: str = Field(default="", description="The reserved test identity's login.")
     test_password: SecretStr | None = Field(
@@ -60,9 +68,23 @@ class SmokeConfig(BaseModel):
         default="", description="A user of a second tenant (tenant-isolation check)."
     )
     other_password: SecretStr | None = Field(default=None, description="That user's password.")
+    other_token: SecretStr | None = Field(
+        default=None, description="That user's token (auth_method 'static_token' or 'api_key')."
+    )
     other_tenant_id: str | None = Field(
         default=None,
         description="The second tenant's id; found by signing in as other_email when unset.",
+    )
+    admin_email: str = Field(
+        default="",
+        description=(
+            "An admin identity for setup and teardown requests (auth: admin) in apps "
+            "without an e2e API; it only ever touches what the run created."
+        ),
+    )
+    admin_password: SecretStr | None = Field(default=None, description="The admin's password.")
+    admin_token: SecretStr | None = Field(
+        default=None, description="The admin's token (auth_method 'static_token' or 'api_key')."
     )
     e2e_token: SecretStr | None = Field(
         default=None, description="X-E2E-Test-Token for the target's e2e endpoints."
@@ -152,9 +174,13 @@ class SmokeConfig(BaseModel):
                 check_url(
                     value, f"{field} of environment {self.name!r}", env_var=f"SMOKE_{field.upper()}"
                 )
-        if self.auth_method == "static_token" and not self.static_token and not partial:
+        if (
+            self.auth_method in ("static_token", "api_key")
+            and not self.static_token
+            and not partial
+        ):
             raise ConfigError(
-                f"Environment {self.name!r} uses auth_method 'static_token' "
+                f"Environment {self.name!r} uses auth_method {self.auth_method!r} "
                 "but has no static_token. "
                 "Set SMOKE_STATIC_TOKEN or the block's static_token."
             )

@@ -14,7 +14,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
-from smoke.results import CheckResult, Evidence, GateResult, JourneyResult, Status, Verdict
+from smoke.results import (
+    SKIP_KINDS,
+    CheckResult,
+    Evidence,
+    GateResult,
+    JourneyResult,
+    Status,
+    Verdict,
+)
 from smoke.scrub import scrubber
 
 REPORT_FILE = "report.md"
@@ -68,6 +76,13 @@ def render_markdown(
     else:
         out += ["No journey ran."]
     out.append("")
+
+    if r.journeys:
+        out += ["## Coverage", "", coverage_line(r), ""]
+        for kind, checks in skipped_by_kind(r).items():
+            out += [f"Skipped, {SKIP_KINDS[kind]} ({len(checks)}):", ""]
+            out += [f"- {_cell(c.key)}: {_one_line(c.message)}" for c in checks]
+            out.append("")
 
     if r.warnings:
         out += ["## Warnings", ""] + [f"- {_one_line(w)}" for w in r.warnings] + [""]
@@ -138,7 +153,34 @@ def next_steps(result: GateResult) -> list[str]:
     if non_blocking:
         listed = ", ".join(c.key for c in non_blocking)
         steps.append(f"Non-blocking checks failed and need an owner: {listed}.")
-    return steps or ["Nothing to do: every check passed."]
+    skipped = [c for c in result.all_checks() if c.status is Status.SKIPPED]
+    ran = len(result.all_checks()) - len(skipped)
+    if skipped:
+        return steps or [
+            f"Nothing to do for the {ran} check(s) that ran; {len(skipped)} did not run "
+            "(see Coverage): turn on what is off by configuration to prove more."
+        ]
+    return steps or [f"Nothing to do: all {ran} checks ran and passed."]
+
+
+def skipped_by_kind(result: GateResult) -> dict[str, list[CheckResult]]:
+    """Skipped checks grouped by why: off by configuration, not applicable, prerequisite."""
+    grouped: dict[str, list[CheckResult]] = {}
+    for c in result.all_checks():
+        if c.status is Status.SKIPPED:
+            grouped.setdefault(c.skipped_because or "not_applicable", []).append(c)
+    return {k: grouped[k] for k in SKIP_KINDS if k in grouped}
+
+
+def coverage_line(result: GateResult) -> str:
+    """How many checks ran, and how many were skipped for each reason."""
+    checks = result.all_checks()
+    skipped = skipped_by_kind(result)
+    ran = len(checks) - sum(len(v) for v in skipped.values())
+    line = f"{ran} of {len(checks)} checks ran"
+    if skipped:
+        line += "; skipped: " + ", ".join(f"{len(v)} {SKIP_KINDS[k]}" for k, v in skipped.items())
+    return line
 
 
 def table_rows(result: GateResult) -> list[dict[str, str | int | bool]]:
@@ -219,6 +261,10 @@ def render_summary(result: GateResult, *, width: int = 100) -> str:
         lines.append("")
     where = f"{r.environment}, version {_version(r)}"
     lines.append(f"{r.verdict.value} in {_seconds(r.duration_s)}  ({where})")
+    if checks:
+        lines.append(coverage_line(r))
+        for kind, skipped in skipped_by_kind(r).items():
+            lines.append(f"  {SKIP_KINDS[kind]}: {', '.join(c.key for c in skipped)}")
     if r.flow_run_url:
         lines.append(f"flow run: {r.flow_run_url}")
     problems = _blocking_first(r.problems())

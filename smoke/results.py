@@ -6,11 +6,13 @@ Slack messages the same way everywhere.
 
 from __future__ import annotations
 
+import signal as signal_module
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from smoke.errors import Interrupted
 from smoke.scrub import scrub
 
 
@@ -23,6 +25,16 @@ class Status(StrEnum):
     FAILED = "failed"  # the product is broken
     ERROR = "error"  # the smoke system could not run the check
     SKIPPED = "skipped"  # not applicable
+
+
+# Why a check was skipped: switched off (or not set up) by the environment's
+# configuration, not applicable to this product, or an earlier check it needs failed.
+SkipKind = Literal["configuration", "not_applicable", "prerequisite"]
+SKIP_KINDS: dict[str, str] = {
+    "configuration": "off by configuration",
+    "not_applicable": "not applicable",
+    "prerequisite": "prerequisite failed",
+}
 
 
 class Verdict(StrEnum):
@@ -59,6 +71,7 @@ class CheckResult(BaseModel):
     actual: str = ""
     message: str = ""
     evidence: list[Evidence] = Field(default_factory=list)
+    skipped_because: SkipKind | None = None
 
     @property
     def key(self) -> str:
@@ -82,6 +95,14 @@ class JourneyResult(BaseModel):
     def status(self) -> Status:
         """The worst status among the checks (an empty journey is skipped)."""
         return worst_status(c.status for c in self.checks)
+
+    @classmethod
+    def grouped(cls, checks: list[CheckResult]) -> list[JourneyResult]:
+        """Finished checks as journeys, in the order each journey first appears."""
+        by_journey: dict[str, list[CheckResult]] = {}
+        for check in checks:
+            by_journey.setdefault(check.journey, []).append(check)
+        return [cls(name=name, checks=found) for name, found in by_journey.items()]
 
 
 # Worst first: what a journey's one-word status shows.
@@ -116,8 +137,10 @@ class GateResult(BaseModel):
     duration_s: float = 0.0
     reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    # Why an ERROR verdict happened: "config" (exit 2) or "system" (exit 3).
+    # Why an ERROR verdict happened: "config" (exit 2), "system" (exit 3) or "cancelled"
+    # (a signal: exit 130 for SIGINT, 143 for SIGTERM; ``signal`` names it).
     error_kind: str | None = None
+    signal: str | None = None
     journeys: list[JourneyResult] = Field(default_factory=list)
 
     @property
@@ -127,6 +150,8 @@ class GateResult(BaseModel):
             return 0
         if self.verdict is Verdict.FAIL:
             return 1
+        if self.error_kind == "cancelled":
+            return 128 + int(getattr(signal_module.Signals, self.signal or "SIGINT"))
         return 2 if self.error_kind == "config" else 3
 
     def all_checks(self) -> list[CheckResult]:
@@ -143,21 +168,26 @@ class GateResult(BaseModel):
     ) -> GateResult:
         """An ERROR result for a run that ended without a verdict (``outcome``: why).
 
-        A configuration error (exit code 2 in ``smoke.errors``) reads as ``config``,
-        anything else as ``system``. The reason is scrubbed.
+        A configuration error (exit code 2 in ``smoke.errors``) reads as ``config``, a
+        signal as ``cancelled``, anything else as ``system``. The reason is scrubbed.
         """
         reason = (
             str(outcome)
             if isinstance(outcome, BaseException)
             else f"the run ended without a result: {outcome!r}"
         )
-        config_error = getattr(outcome, "exit_code", None) == 2
+        kind = "system"
+        if isinstance(outcome, Interrupted):
+            kind = "cancelled"
+        elif getattr(outcome, "exit_code", None) == 2:
+            kind = "config"
         return cls(
             verdict=Verdict.ERROR,
             environment=environment,
             version=version,
             mode=mode,
-            error_kind="config" if config_error else "system",
+            error_kind=kind,
+            signal=outcome.name if isinstance(outcome, Interrupted) else None,
             reasons=[scrub(reason)],
         )
 
@@ -190,6 +220,7 @@ class GateResult(BaseModel):
             "warnings": self.warnings,
             # Why an ERROR: "config" (exit 2) or "system" (exit 3); null otherwise.
             "error_kind": self.error_kind,
+            "signal": self.signal,
             "exit_code": self.exit_code,
             "journeys": [
                 {
@@ -206,6 +237,7 @@ class GateResult(BaseModel):
                             "actual": c.actual,
                             "message": c.message,
                             "evidence": [e.model_dump(exclude_none=True) for e in c.evidence],
+                            **({"skipped_because": c.skipped_because} if c.skipped_because else {}),
                         }
                         for c in j.checks
                     ],

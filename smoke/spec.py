@@ -26,6 +26,10 @@ JOURNEYS = ("auth", "onboarding", "billing", "dashboard")
 PREFLIGHT = "preflight"
 
 Schema = dict[str, Any]
+# Who sends a request: the reserved test identity, the second tenant's identity, the
+# configured admin (cleanup in apps without an e2e API), or nobody (anonymous).
+Identity = Literal["test", "other", "admin", "none"]
+IDENTITIES: tuple[Identity, ...] = ("test", "other", "admin", "none")
 
 
 class Strict(BaseModel):
@@ -47,13 +51,52 @@ class Request(Strict):
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     path: str
-    params: dict[str, Any] = Field(default_factory=dict)  # query parameters, URL-encoded for you
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Query parameters, URL-encoded for you."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra request headers; placeholders are filled ({{saved.token}}).",
+    )
     body: Any = None
     body_format: Literal["json", "form"] = "json"
+    auth: Identity | None = Field(
+        None,
+        description=(
+            "Who sends it: test, other, admin or none. Unset: the default of the place "
+            "it is used (the test identity for journey checks, nobody for steps)."
+        ),
+    )
     expect_status: list[int] = Field(default_factory=lambda: [200])
-    schema_: Schema | None = Field(None, alias="schema")
-    # Send the target's e2e token with this call (only ever to the configured API base).
-    e2e: bool = False
+    schema_: Schema | None = Field(
+        None,
+        alias="schema",
+        description="JSON Schema of the whole response body (scalars too: {const: true}).",
+    )
+    save: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Values to keep for later requests as {{saved.<name>}}: a dotted field of the "
+            "response body, or '$' for the whole body."
+        ),
+    )
+    e2e: bool = Field(
+        False,
+        description="Send the target's e2e token (only ever to the configured API base).",
+    )
+    public: bool = Field(
+        False,
+        description=(
+            "Answers anonymous callers by design: never replayed anonymously or with a "
+            "tampered credential by the refusal checks."
+        ),
+    )
+
+
+class Step(Request):
+    """A named request of a sequence (setup, onboarding chain, teardown)."""
+
+    name: str
 
 
 class JourneyBase(Strict):
@@ -63,6 +106,17 @@ class JourneyBase(Strict):
     # Latency budget for this journey's timed checks, unless a check sets its own.
     budget_ms: int | None = None
     checks: dict[str, CheckOptions] = Field(default_factory=dict)
+    setup: list[Step] = Field(
+        default_factory=list,
+        description="Requests run before the journey's checks; a failure skips them.",
+    )
+    teardown: list[Step] = Field(
+        default_factory=list,
+        description=(
+            "Requests run after the journey, even when it failed. Each one acts as the test "
+            "or other identity, or names something this run created ({{saved.*}}, {{run_id}})."
+        ),
+    )
 
     def options(self, check: str) -> CheckOptions:
         """The options of one check (defaults when not configured)."""
@@ -74,18 +128,31 @@ class JourneyBase(Strict):
 
 class PreflightSpec(JourneyBase):
     health: Request
-    status_field: str = "status"
-    healthy_value: str = "healthy"
+    # A field of the health body that must equal healthy_value; null: the schema alone
+    # judges the body (a bare `true`, per-backend booleans).
+    status_field: str | None = "status"
+    healthy_value: Any = "healthy"
+    # Where the deployed version is read: this request (default: the health request).
+    version: Request | None = None
     version_field: str = "version"
     e2e_status: Request | None = None
     stripe_mode_field: str = "stripe_mode"
 
 
 class LoginSpec(Strict):
-    """How the suite gets an API token for an identity (OAuth2 password form post)."""
+    """How the suite signs an identity in (auth_method password or cookie_session).
+
+    password: ``request`` is the OAuth2 password form post; ``token_field`` of its answer
+    is sent as a bearer token. cookie_session: ``page`` is fetched first and
+    ``csrf_pattern`` (a regex with one group) reads the CSRF token from it into
+    ``{{csrf}}``; ``request`` posts the form; the cookies it sets are the session.
+    """
 
     request: Request
     token_field: str = "access_token"
+    page: Request | None = None
+    csrf_pattern: str | None = None
+    session_cookie: str | None = None
 
 
 class BrowserLoginSpec(Strict):
@@ -116,11 +183,17 @@ class PasskeySpec(Strict):
 
 class AuthSpec(JourneyBase):
     login: LoginSpec
-    protected_routes: list[str]
+    # Routes to prove beside the ones the journeys reach: each must answer the test
+    # identity 2xx, then refuse anonymous and tampered callers.
+    protected_routes: list[str] = Field(default_factory=list)
     bad_token: str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzbW9rZSJ9.invalid-signature"
     me: Request
     identity_field: str = "email"
-    # {{other_tenant}} is the second tenant's id; {{own_tenant}} the test identity's.
+    # What identity_field must say for the test identity ({{test_email}} by default).
+    identity_value: str = "{{test_email}}"
+    # Another tenant's resource ({{other_tenant}} is that tenant's id): its owner (the
+    # `other` identity) must read it with 2xx, then the test identity must get one of
+    # its expect_status. {{own_tenant}} is the test identity's tenant.
     tenant_isolation: Request | None = None
     own_tenant: Request | None = None
     tenant_field: str = "tenant_id"
@@ -129,16 +202,12 @@ class AuthSpec(JourneyBase):
     passkey: PasskeySpec | None = None
 
 
-class Step(Request):
-    """One onboarding step; ``save`` maps variable names to response fields."""
-
-    name: str
-    save: dict[str, str] = Field(default_factory=dict)
-
-
 class PreviewSpec(Strict):
     request: Request
     fields: list[str]
+    # Where the fields sit in the answer (a dotted path, e.g. `data`); the body itself
+    # when unset.
+    fields_at: str | None = None
     page_path: str | None = None
     page_field_selector: str = '[data-testid="preview-{field}"]'
 
@@ -297,7 +366,31 @@ def load_spec(contract_file: str | None = None, inline: dict[str, Any] | None = 
     for where, schema in _schemas(spec):
         check_schema(schema, where)
     _check_check_names(spec, sources)
+    if spec.preflight.setup or spec.preflight.teardown:
+        raise ConfigError(
+            "preflight has no setup or teardown: it only reads. Put them on the journey "
+            "that needs them (auth, onboarding, billing, dashboard)."
+        )
+    for name in (PREFLIGHT, *JOURNEYS):
+        check_teardown(spec.journey(name), name)
+    if spec.preflight.status_field is None and spec.preflight.health.schema_ is None:
+        raise ConfigError(
+            "preflight.health checks nothing: with status_field null it needs a schema "
+            "that a healthy body matches, e.g. {const: true} or "
+            "{type: object, additionalProperties: {const: true}}."
+        )
     return spec
+
+
+def contract_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a whole contract (docs/contract.schema.json is this, written out).
+
+    An override file holds any part of it: what it leaves out keeps the default's value.
+    """
+    schema = SuiteSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "smoke flows contract"
+    return schema
 
 
 def _explain(err: Any, sources: list[tuple[str, dict[str, Any]]]) -> str:
@@ -408,7 +501,10 @@ def _collect_schemas(model: BaseModel, where: str, found: list[tuple[str, Schema
                     _collect_schemas(item, f"{where}.{label}", found)
 
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}")
+# Placeholders every request may use beside the configured ones: {{run_id}} (the same in
+# every request of one run) and {{unique}} (a fresh value each time it is filled).
+RUN_PLACEHOLDERS = ("run_id", "unique")
 
 
 def render(template: Any, variables: dict[str, Any]) -> Any:
@@ -416,6 +512,8 @@ def render(template: Any, variables: dict[str, Any]) -> Any:
 
     A string that is exactly one placeholder takes the variable's value with its type
     (so ``"{{team_size}}"`` stays a number); elsewhere values are formatted as text.
+    Dotted names read into mappings (``{{saved.token}}``); a callable variable is called
+    each time it is filled (``{{unique}}``).
     """
     if isinstance(template, str):
         whole = _PLACEHOLDER.fullmatch(template.strip())
@@ -429,18 +527,78 @@ def render(template: Any, variables: dict[str, Any]) -> Any:
     return template
 
 
+def placeholders(template: Any) -> set[str]:
+    """Every placeholder name in ``template`` (strings, lists and mappings)."""
+    if isinstance(template, str):
+        return set(_PLACEHOLDER.findall(template))
+    if isinstance(template, list):
+        return set().union(*(placeholders(v) for v in template)) if template else set()
+    if isinstance(template, dict):
+        return set().union(*(placeholders(v) for v in template.values())) if template else set()
+    return set()
+
+
+def request_placeholders(req: Request) -> set[str]:
+    """The placeholders of a request's path, query, headers and body."""
+    return placeholders([req.path, req.params, req.headers, req.body])
+
+
 def _lookup(name: str, variables: dict[str, Any]) -> Any:
-    if name not in variables:
-        known = ", ".join(sorted(variables)) or "none"
+    head, _, rest = name.partition(".")
+    if head in variables:
+        value = variables[head]
+        if rest:
+            try:
+                value = field_value(value, rest)
+            except (KeyError, IndexError, ValueError, TypeError):
+                value = _MISSING
+        if value is not _MISSING:
+            return value() if callable(value) else value
+    known = _known(variables)
+    raise ConfigError(
+        f"Unknown placeholder {{{{{name}}}}} in the journey configuration. Known: {known}."
+    )
+
+
+_MISSING = object()
+
+
+def _known(variables: dict[str, Any]) -> str:
+    names = []
+    for key, value in variables.items():
+        if isinstance(value, dict):
+            names += [f"{key}.{k}" for k in value] or [f"{key}.*"]
+        else:
+            names.append(key)
+    return ", ".join(sorted(names)) or "none"
+
+
+def check_teardown(spec: JourneyBase, where: str) -> None:
+    """Refuse a teardown step that could touch data this run did not create.
+
+    A step acting as the test or other identity touches only a reserved identity's data;
+    any other step must name what this run created: a ``{{saved.*}}`` value or
+    ``{{run_id}}`` in its path, query or body.
+    """
+    for step in spec.teardown:
+        if step.auth in ("test", "other"):
+            continue
+        names = request_placeholders(step)
+        if any(n.startswith("saved.") or n == "run_id" for n in names):
+            continue
         raise ConfigError(
-            f"Unknown placeholder {{{{{name}}}}} in the journey configuration. Known: {known}."
+            f"Teardown step {where}.teardown.{step.name} could touch data this run did not "
+            "create: it acts as "
+            f"{step.auth or 'nobody'} and names nothing this run made. Put a {{{{saved.<name>}}}} "
+            "value or {{run_id}} in its path, params or body, or set auth: test."
         )
-    return variables[name]
 
 
 def field_value(body: Any, dotted: str) -> Any:
-    """``body["a"]["b"]`` for ``"a.b"``; KeyError when a part is missing."""
+    """``body["a"]["b"]`` for ``"a.b"`` (``"$"``: the whole body); KeyError when missing."""
     value = body
+    if dotted == "$":
+        return value
     for part in dotted.split("."):
         if isinstance(value, list):
             value = value[int(part)]

@@ -24,7 +24,7 @@ from prefect.runtime import task_run
 
 from smoke.errors import ConfigError
 from smoke.report import progress_line
-from smoke.results import CheckResult, Evidence, JourneyResult, Status
+from smoke.results import CheckResult, Evidence, JourneyResult, SkipKind, Status
 from smoke.retry import RETRIES, TransientError, backoff_delays, is_transient
 from smoke.scrub import scrub
 from smoke.spec import CheckOptions
@@ -72,11 +72,24 @@ class CheckFailed(Exception):
 
 
 class CheckSkipped(Exception):
-    """The check does not apply (disabled, read-only environment, missing prerequisite)."""
+    """The check did not run: off by configuration, not applicable, or a prerequisite failed."""
+
+    def __init__(self, message: str, *, kind: SkipKind = "not_applicable") -> None:
+        super().__init__(message)
+        self.kind: SkipKind = kind
 
 
 # Transient faults a check's requests or pages recovered from in the current attempt.
 _recovered: ContextVar[list[str] | None] = ContextVar("smoke_recovered", default=None)
+# The name of the check running in this context, so helpers can file evidence under it.
+_running: ContextVar[str | None] = ContextVar("smoke_running_check", default=None)
+
+
+def keep_evidence(ctx: JourneyContext, evidence: Evidence) -> None:
+    """File evidence under the running check: kept even when it gives up on transient faults."""
+    name = _running.get()
+    if name is not None:
+        ctx.evidence.setdefault(name, []).append(evidence)
 
 
 def note_recovered(what: str) -> None:
@@ -115,6 +128,7 @@ def check(
             started = time.perf_counter()
             recovered: list[str] = []
             token = _recovered.set(recovered)
+            running = _running.set(name)
             try:
                 outcome = await body(ctx, *args, **kwargs)
             except CheckFailed as f:
@@ -129,7 +143,9 @@ def check(
                     evidence=f.evidence,
                 )
             except CheckSkipped as s:
-                return ctx.result(name, Status.SKIPPED, attempt, started, message=str(s))
+                return ctx.result(
+                    name, Status.SKIPPED, attempt, started, message=str(s), skipped_because=s.kind
+                )
             except Exception as e:
                 if is_transient(e):
                     log_warning(f"{ctx.journey}.{name} attempt {attempt}: {describe_error(e)}")
@@ -143,6 +159,7 @@ def check(
                 )
             finally:
                 _recovered.reset(token)
+                _running.reset(running)
             outcome.recovered.extend(r for r in recovered if r not in outcome.recovered)
             notes = [outcome.message] if outcome.message else []
             status = Status.PASSED
@@ -237,7 +254,12 @@ async def run_check(
     started = time.perf_counter()
     if not opts.enabled:
         result = ctx.result(
-            name, Status.SKIPPED, 0, started, message="disabled in this environment"
+            name,
+            Status.SKIPPED,
+            0,
+            started,
+            message="disabled in this environment",
+            skipped_because="configuration",
         )
     elif check_task.fn.__dict__["writes"] and not ctx.config.writes_allowed:
         result = ctx.result(
@@ -246,6 +268,7 @@ async def run_check(
             0,
             started,
             message="writes data; skipped in a production environment (set allow_writes to run it)",
+            skipped_because="configuration",
         )
     else:
         outcome, message = await task_runner(check_task, ctx, *args, **kwargs)
@@ -296,7 +319,16 @@ def _gave_up(
 def skip_rest(ctx: JourneyContext, names: list[str], why: str) -> None:
     """Record ``names`` as skipped because an earlier check they depend on failed."""
     for name in names:
-        ctx.record(ctx.result(name, Status.SKIPPED, 0, time.perf_counter(), message=why))
+        ctx.record(
+            ctx.result(
+                name,
+                Status.SKIPPED,
+                0,
+                time.perf_counter(),
+                message=why,
+                skipped_because="prerequisite",
+            )
+        )
 
 
 def journey_result(ctx: JourneyContext) -> JourneyResult:

@@ -8,9 +8,11 @@ context from the gate's shared browser.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ import httpx
 
 from blocks.resolve import evidence_root, resolve_environment, suite_spec
 from smoke.config import SmokeConfig
-from smoke.results import CheckResult, Evidence, Status
+from smoke.results import CheckResult, Evidence, SkipKind, Status
 from smoke.scrub import scrub
 from smoke.spec import CheckOptions, JourneyBase, SuiteSpec
 from tasks import browser, progress
@@ -27,6 +29,9 @@ from tasks.checks import announce
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
 
+    from tasks.http import ProbeTarget
+    from tasks.signin import Credentials
+
 USER_AGENT = "smoke-flows/0.1 (+release gate)"
 
 
@@ -34,7 +39,12 @@ class JourneyContext:
     """Configuration, clients and collected results of one journey run."""
 
     def __init__(
-        self, journey: str, config: SmokeConfig, suite: SuiteSpec, evidence_dir: Path
+        self,
+        journey: str,
+        config: SmokeConfig,
+        suite: SuiteSpec,
+        evidence_dir: Path,
+        run_id: str | None = None,
     ) -> None:
         self.journey = journey
         self.config = config
@@ -49,14 +59,24 @@ class JourneyContext:
             timeout=config.http_timeout_s,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
+            # The client keeps no cookies: a session set for one identity must never ride
+            # along on an anonymous request (credentials are sent explicitly, per request).
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         self.results: list[CheckResult] = []
         self.evidence: dict[str, list[Evidence]] = {}
         self.variables: dict[str, Any] = {
             "test_email": config.test_email,
             "other_email": config.other_email,
+            "run_id": run_id or secrets.token_hex(4),
+            "unique": lambda: secrets.token_hex(6),
+            # {{saved.<name>}}: what earlier requests of this journey saved.
+            "saved": {},
         }
-        self.tokens: dict[str, str] = {}
+        self.credentials: dict[str, Credentials] = {}
+        self.signin_failures: dict[str, str] = {}
+        # Requests an identity got a 2xx for: the refusal checks replay them.
+        self.authenticated: dict[tuple[str, str, str], ProbeTarget] = {}
         self.token_lock = asyncio.Lock()
         self._browser_context: BrowserContext | None = None
         self._started = time.perf_counter()
@@ -80,6 +100,7 @@ class JourneyContext:
         actual: str = "",
         message: str = "",
         evidence: list[Evidence] | None = None,
+        skipped_because: SkipKind | None = None,
     ) -> CheckResult:
         """A scrubbed CheckResult for ``check``, with the evidence gathered for it."""
         gathered = (evidence or []) + self.evidence.pop(check, [])
@@ -99,6 +120,7 @@ class JourneyContext:
                 e.model_copy(update={"excerpt": scrub(e.excerpt)}) if e.excerpt else e
                 for e in gathered
             ],
+            skipped_because=skipped_because if status is Status.SKIPPED else None,
         )
 
     def _as_file(self, check: str, index: int, evidence: Evidence) -> Evidence:
@@ -140,8 +162,9 @@ async def open_journey(journey: str, environment: str) -> AsyncIterator[JourneyC
     """Resolve the environment and open the journey's clients for the block's duration."""
     config = await resolve_environment(environment)
     suite = suite_spec(config)
-    evidence_dir = evidence_root() / run_folder() / journey
-    ctx = JourneyContext(journey, config, suite, evidence_dir)
+    folder = run_folder()
+    evidence_dir = evidence_root() / folder / journey
+    ctx = JourneyContext(journey, config, suite, evidence_dir, run_id=folder)
     progress.signal_started()
     async with browser.browser_for_journey():
         try:
@@ -151,15 +174,25 @@ async def open_journey(journey: str, environment: str) -> AsyncIterator[JourneyC
 
 
 def run_folder() -> str:
-    """The evidence subfolder of this run: the gate's (root) flow run, so journeys share it."""
+    """This run's id: the gate's (root) flow run, so journeys share it (evidence, {{run_id}})."""
     from prefect.runtime import flow_run
 
     try:
-        return str(flow_run.get_root_flow_run_id())[:8]
+        root = flow_run.get_root_flow_run_id()
     except Exception:
-        return "local"
+        root = None
+    return str(root).replace("-", "")[:8] if root else secrets.token_hex(4)
 
 
 def skipped_journey(journey: str, why: str) -> list[CheckResult]:
     """The single result of a journey that did not run at all."""
-    return [CheckResult(journey=journey, check="journey", status=Status.SKIPPED, message=why)]
+    kind: SkipKind = "configuration" if why.startswith("disabled") else "prerequisite"
+    return [
+        CheckResult(
+            journey=journey,
+            check="journey",
+            status=Status.SKIPPED,
+            message=why,
+            skipped_because=kind,
+        )
+    ]

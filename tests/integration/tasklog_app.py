@@ -34,6 +34,8 @@ RESERVED_PREFIX = "smoke+"  # the only addresses test support may delete or read
 FAULTS = {
     "tenant_leak": "GET /v1/orgs/{id} answers 200 for any org, not only the caller's",
     "tasks_contract_drift": "the tasks list reports `done` as a string ('yes'/'no')",
+    "tasks_anonymous": "GET /v1/tasks answers anonymous callers with the seeded org's tasks",
+    "orgs_gone": "GET /v1/orgs/{id} answers 404 for every org, the caller's own included",
 }
 
 
@@ -182,6 +184,8 @@ def create_app(state: TasklogState) -> FastAPI:
         user = caller(request)
         if user is None:
             return _unauthorized()
+        if "orgs_gone" in state.faults:
+            return _error(404, "not_found")
         visible = org_id == user.org_id or "tenant_leak" in state.faults
         if org_id not in state.orgs or not visible:
             # Another org is indistinguishable from a missing one.
@@ -238,6 +242,8 @@ def create_app(state: TasklogState) -> FastAPI:
     @app.get("/v1/tasks")
     async def tasks(request: Request, page: int = 1, page_size: int = 20) -> JSONResponse:
         user = caller(request)
+        if user is None and "tasks_anonymous" in state.faults:
+            user = next(u for u in state.users.values() if u.name == "Smoke CI")
         if user is None:
             return _unauthorized()
         if page < 1 or not 1 <= page_size <= 100:

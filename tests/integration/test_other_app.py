@@ -39,21 +39,26 @@ HEALTHY: dict[str, Status] = {
     "preflight.version": PASSED,
     "preflight.stripe_test_mode": SKIPPED,  # e2e_status: null
     "preflight.e2e_token_required": SKIPPED,
-    "auth.anonymous_refused": PASSED,
-    "auth.bad_token_refused": PASSED,
     "auth.password_login": PASSED,
     "auth.me_identity": PASSED,
     "auth.tenant_isolation": PASSED,
     "auth.browser_login": SKIPPED,  # browser_login: null
     "auth.forged_state_rejected": SKIPPED,  # forged_state: null
     "auth.passkey_login": SKIPPED,  # passkey: null
+    "auth.anonymous_refused": PASSED,
+    "auth.bad_token_refused": PASSED,
     "onboarding.cleanup_before": PASSED,
     "onboarding.step.signup": PASSED,
     "onboarding.preview_matches": PASSED,
     "onboarding.welcome_email": SKIPPED,  # welcome_email: null
+    # Onboarding sends no request as a signed-in identity: nothing to replay.
+    "onboarding.anonymous_refused": SKIPPED,
+    "onboarding.bad_token_refused": SKIPPED,
     "billing.journey": SKIPPED,  # enabled: false
     "dashboard.tasks": PASSED,
     "dashboard.ui": SKIPPED,  # ui: null
+    "dashboard.anonymous_refused": PASSED,
+    "dashboard.bad_token_refused": PASSED,
 }
 
 
@@ -187,8 +192,9 @@ def test_tenant_leak_fails_the_gate_on_tenant_isolation(tasklog: RunningTasklog)
     assert result.exit_code == 1
     assert failing(result) == {"auth.tenant_isolation"}
     check = next(c for c in result.all_checks() if c.key == "auth.tenant_isolation")
-    assert check.expected == "status 404 for another tenant"
+    assert check.expected == "status 404 for the test identity on another tenant's resource"
     assert check.actual.startswith("status 200"), check.actual
+    assert check.message.startswith("the test identity can read another tenant's resource")
 
 
 def test_tasks_contract_drift_fails_the_gate_on_the_tasks_check(tasklog: RunningTasklog) -> None:
@@ -200,3 +206,33 @@ def test_tasks_contract_drift_fails_the_gate_on_the_tasks_check(tasklog: Running
     assert check.attempts == 1  # a contract violation is not retried
     assert "$.results[0].done" in check.actual, check.actual
     assert "boolean" in check.actual
+
+
+def test_a_route_answering_anonymous_callers_fails_the_journey_that_reached_it(
+    tasklog: RunningTasklog,
+) -> None:
+    # No route list names /v1/tasks: the dashboard reached it as the test identity, so
+    # its refusal checks replay it anonymously.
+    assert load_spec(str(CONTRACT)).auth.protected_routes == []
+    with tasklog.fault("tasks_anonymous"):
+        result = run_gate(version=VERSION, journeys=["dashboard"])
+    assert result.verdict is Verdict.FAIL
+    # A caller whose token Tasklog does not know is anonymous to it: refused neither.
+    assert failing(result) == {"dashboard.anonymous_refused", "dashboard.bad_token_refused"}
+    check = next(c for c in result.all_checks() if c.key == "dashboard.anonymous_refused")
+    assert "GET /v1/tasks -> 200" in check.message, check.message
+    assert check.evidence and check.evidence[0].path, check.evidence
+
+
+def test_isolation_cannot_pass_when_the_owner_cannot_read_its_own_resource(
+    tasklog: RunningTasklog,
+) -> None:
+    # Every org answers 404: a refusal to the test identity proves nothing. The check
+    # must not pass; it errors, naming the precondition.
+    with tasklog.fault("orgs_gone"):
+        result = run_gate(version=VERSION, journeys=["auth"])
+    check = next(c for c in result.all_checks() if c.key == "auth.tenant_isolation")
+    assert check.status in (Status.ERROR, Status.FAILED), check
+    assert result.verdict is not Verdict.PASS
+    text = check.message
+    assert "other identity cannot read its own resource" in text or "own tenant" in text, text

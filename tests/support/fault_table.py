@@ -12,8 +12,20 @@ FAIL, PASS = Verdict.FAIL, Verdict.PASS
 FAULT_TABLE: dict[str, tuple[list[str], Verdict, set[str], dict[str, Status]]] = {
     "health.down": (["dashboard"], FAIL, {"preflight.health"}, {}),
     "version.stale": (["dashboard"], FAIL, {"preflight.version"}, {}),
-    "auth.bypass": (["auth"], FAIL, {"auth.anonymous_refused"}, {}),
-    "auth.bad_token_accepted": (["auth"], FAIL, {"auth.bad_token_refused"}, {}),
+    # The routes each journey reached as the test identity are replayed by its own
+    # refusal checks: a broken guard fails every journey whose routes it opens.
+    "auth.bypass": (
+        ["auth", "dashboard"],
+        FAIL,
+        {"auth.anonymous_refused", "dashboard.anonymous_refused"},
+        {},
+    ),
+    "auth.bad_token_accepted": (
+        ["auth", "billing", "dashboard"],
+        FAIL,
+        {"auth.bad_token_refused", "billing.bad_token_refused", "dashboard.bad_token_refused"},
+        {},
+    ),
     "auth.forged_state_accepted": (["auth"], FAIL, {"auth.forged_state_rejected"}, {}),
     "auth.login_broken": (["auth"], FAIL, {"auth.password_login", "auth.browser_login"}, {}),
     "auth.tenant_leak": (["auth"], FAIL, {"auth.tenant_isolation"}, {}),
@@ -47,20 +59,11 @@ TRANSIENT = ["transient.http_503", "transient.slow_start"]
 # a run per group proves the same as a run per fault in a third of the time, and checks
 # one thing more: a fault never leaks a failure into another journey. Preflight faults
 # stop every journey and run alone; login_broken leaves other journeys without a
-# session and runs alone too.
+# session and runs alone too. The auth guards' faults fail the refusal checks of every
+# journey whose routes they open, so they share a run only with journeys they leave alone.
 GROUPS: list[list[str]] = [
-    [
-        "auth.bypass",
-        "onboarding.chain_broken",
-        "billing.webhook_unsigned_accepted",
-        "dashboard.feed_500",
-    ],
-    [
-        "auth.bad_token_accepted",
-        "onboarding.preview_drift",
-        "billing.decline_accepted",
-        "dashboard.alerts_contract_drift",
-    ],
+    ["auth.bypass", "onboarding.chain_broken", "billing.webhook_unsigned_accepted"],
+    ["auth.bad_token_accepted", "onboarding.preview_drift"],
     [
         "auth.forged_state_accepted",
         "onboarding.email_missing",
@@ -68,7 +71,9 @@ GROUPS: list[list[str]] = [
         "dashboard.empty",
     ],
     ["auth.tenant_leak", "billing.webhook_dropped", "dashboard.ui_js_error"],
-    ["auth.passkey_broken", "dashboard.ui_failed_request"],
+    ["auth.passkey_broken", "billing.decline_accepted", "dashboard.feed_500"],
+    ["dashboard.ui_failed_request"],
+    ["dashboard.alerts_contract_drift"],
     ["auth.login_broken"],
     ["dashboard.slow"],
     ["health.down"],

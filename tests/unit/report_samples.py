@@ -83,6 +83,7 @@ def pass_result() -> GateResult:
                         0,
                         blocking=False,
                         message="read-only environment",
+                        skipped_because="configuration",
                     ),
                 ],
             ),

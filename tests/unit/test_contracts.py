@@ -36,10 +36,12 @@ def test_a_valid_body_has_no_violations(alerts_schema: dict[str, Any]) -> None:
 def test_type_drift_is_reported_with_its_path(alerts_schema: dict[str, Any]) -> None:
     body = {"items": [alert(severity=3)], "page": 1, "per_page": 20, "total": 1}
     assert validate(body, alerts_schema) == [
-        Violation("$.items[0].severity", "3 is not of type 'string'"),
-        Violation("$.items[0].severity", "3 is not one of ['info', 'warning', 'critical']"),
+        Violation("$.items[0].severity", "is not of type 'string' (got 3)"),
+        Violation("$.items[0].severity", 'must be one of ["info","warning","critical"] (got 3)'),
     ]
-    assert str(validate(body, alerts_schema)[0]) == "$.items[0].severity: 3 is not of type 'string'"
+    assert str(validate(body, alerts_schema)[0]) == (
+        "$.items[0].severity is not of type 'string' (got 3)"
+    )
 
 
 def test_every_violation_is_reported_sorted_by_path(alerts_schema: dict[str, Any]) -> None:
@@ -52,9 +54,34 @@ def test_every_violation_is_reported_sorted_by_path(alerts_schema: dict[str, Any
         "total": "3",
     }
     assert [str(v) for v in validate(body, alerts_schema)] == [
-        "$.items[1]: 'acknowledged' is a required property",
-        "$.items[2].severity: 'urgent' is not one of ['info', 'warning', 'critical']",
-        "$.total: '3' is not of type 'integer'",
+        '$.items[1] lacks the required property "acknowledged"',
+        '$.items[2].severity must be one of ["info","warning","critical"] (got "urgent")',
+        "$.total is not of type 'integer' (got \"3\")",
+    ]
+
+
+def test_the_rule_leads_however_long_the_body_is() -> None:
+    # A keyed object where a list was promised: jsonschema's own message starts with the
+    # Python repr of the whole object, and a cut hid the rule behind it.
+    body = {"data": {f"b8be{i:04d}": {"title": "x" * 50} for i in range(20)}}
+    [violation] = validate(body, {"properties": {"data": {"type": "array"}}})
+    assert str(violation).startswith("$.data is not of type 'array' (got {\"b8be0000\"")
+    assert len(violation.message) <= 200
+
+
+def test_values_are_in_json_notation() -> None:
+    assert [str(v) for v in validate(False, {"const": True})] == ["$ must be true (got false)"]
+    assert [str(v) for v in validate(None, {"type": "boolean"})] == [
+        "$ is not of type 'boolean' (got null)"
+    ]
+    assert [
+        str(v)
+        for v in validate(
+            {"a": 1, "pw": "x"}, {"properties": {"a": {}}, "additionalProperties": False}
+        )
+    ] == ['$ has properties the contract does not allow: "pw"']
+    assert [str(v) for v in validate({"n": ""}, {"properties": {"n": {"minLength": 1}}})] == [
+        '$.n must be at least 1 characters long (got "")'
     ]
 
 
@@ -66,21 +93,23 @@ def test_list_indices_sort_as_numbers() -> None:
 
 def test_a_missing_top_level_field_is_at_the_root() -> None:
     assert validate({}, {"type": "object", "required": ["items"]}) == [
-        Violation("$", "'items' is a required property")
+        Violation("$", 'lacks the required property "items"')
     ]
 
 
 def test_long_messages_are_shortened() -> None:
     [violation] = validate("x" * 400, {"type": "integer"})
-    assert len(violation.message) == 160
-    assert violation.message.endswith("…")
+    # The rule whole, the value that broke it bounded.
+    assert violation.message.startswith("is not of type 'integer' (got \"xxx")
+    assert violation.message.endswith("…)")
+    assert len(violation.message) < 120
 
 
 def test_describe_shows_the_first_few_and_counts_the_rest() -> None:
     violations = [Violation(f"$.items[{i}]", "bad") for i in range(5)]
-    assert describe(violations[:1]) == "$.items[0]: bad"
-    assert describe(violations) == ("$.items[0]: bad; $.items[1]: bad; $.items[2]: bad; and 2 more")
-    assert describe(violations, limit=5) == "; ".join(f"$.items[{i}]: bad" for i in range(5))
+    assert describe(violations[:1]) == "$.items[0] bad"
+    assert describe(violations) == ("$.items[0] bad; $.items[1] bad; $.items[2] bad; and 2 more")
+    assert describe(violations, limit=5) == "; ".join(f"$.items[{i}] bad" for i in range(5))
     assert describe([]) == ""
 
 

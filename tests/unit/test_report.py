@@ -264,8 +264,47 @@ def test_next_steps() -> None:
         "PASS with warnings: look at the flaky checks: auth.password_login (2 attempts).",
         "Look at the slow checks, over their latency budget: dashboard.alerts (1320 ms).",
     ]
-    clean = GateResult(verdict=Verdict.PASS, environment="staging")
-    assert next_steps(clean) == ["Nothing to do: every check passed."]
+    ok = CheckResult(journey="auth", check="me_identity", status=Status.PASSED)
+    clean = GateResult(
+        verdict=Verdict.PASS,
+        environment="staging",
+        journeys=[JourneyResult(name="auth", checks=[ok, ok.model_copy(update={"check": "x"})])],
+    )
+    assert next_steps(clean) == ["Nothing to do: all 2 checks ran and passed."]
+
+
+def test_a_pass_says_what_ran_and_why_the_rest_did_not() -> None:
+    def skipped(name: str, kind: str, why: str) -> CheckResult:
+        return CheckResult(
+            journey="auth",
+            check=name,
+            status=Status.SKIPPED,
+            message=why,
+            skipped_because=kind,  # type: ignore[arg-type]
+        )
+
+    checks = [
+        CheckResult(journey="auth", check="me_identity", status=Status.PASSED),
+        skipped("browser_login", "not_applicable", "no browser login configured"),
+        skipped("tenant_isolation", "configuration", "needs the other identity"),
+        skipped("anonymous_refused", "prerequisite", "login failed"),
+    ]
+    result = GateResult(
+        verdict=Verdict.PASS,
+        environment="staging",
+        journeys=[JourneyResult(name="auth", checks=checks)],
+    )
+    summary = render_summary(result)
+    assert (
+        "1 of 4 checks ran; skipped: 1 off by configuration, 1 not applicable, "
+        "1 prerequisite failed"
+    ) in summary
+    assert "  off by configuration: auth.tenant_isolation" in summary
+    assert "  prerequisite failed: auth.anonymous_refused" in summary
+    markdown = render_markdown(result)
+    assert "- auth.browser_login: no browser login configured" in markdown
+    assert "every check passed" not in markdown
+    assert next_steps(result)[0].startswith("Nothing to do for the 1 check(s) that ran; 3 did")
     assert next_steps(SAMPLES["error"]())[0] == (
         "The smoke system could not run: "
         "auth.browser_login could not run: Chromium would not start: no display"

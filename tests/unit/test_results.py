@@ -123,6 +123,7 @@ def test_to_json_dict_has_the_documented_shape() -> None:
         "reasons",
         "warnings",
         "error_kind",
+        "signal",
         "exit_code",
         "journeys",
     ]

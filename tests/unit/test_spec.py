@@ -174,7 +174,7 @@ def test_an_unknown_key_is_a_config_error_naming_the_place() -> None:
     assert str(info.value) == (
         "The inline journeys setting (SMOKE_JOURNEYS or the block): unknown key "
         "'dashboard.budget' (did you mean 'budget_ms'?). "
-        "Valid keys there: budget_ms, checks, enabled, endpoints, ui."
+        "Valid keys there: budget_ms, checks, enabled, endpoints, setup, teardown, ui."
     )
     assert info.value.__cause__ is not None
 
@@ -288,7 +288,8 @@ def test_a_misspelt_key_in_a_contract_file_names_the_file_and_the_closest_key(
         load_spec(str(contract))
     assert str(info.value) == (
         f"Contract file {contract}: unknown key 'auth.me.pathh' (did you mean 'path'?). "
-        "Valid keys there: body, body_format, e2e, expect_status, method, params, path, schema."
+        "Valid keys there: auth, body, body_format, e2e, expect_status, headers, method, "
+        "params, path, public, save, schema."
     )
 
 
@@ -300,7 +301,7 @@ def test_a_misspelt_check_name_is_an_error_suggesting_the_check(tmp_path: Path) 
     message = str(info.value)
     assert message.startswith(
         f"Contract file {contract}: unknown check auth.checks.anonymous_refsed "
-        "(did you mean 'anonymous_refused'?). Checks of auth: anonymous_refused, "
+        "(did you mean 'anonymous_refused'?). Checks of auth: password_login, "
     )
 
 

@@ -254,7 +254,7 @@ async def browser_cookies(ctx: JourneyContext, email: str, password: str) -> dic
         raise CheckSkipped(
             "auth_method 'browser' needs auth.browser_login in the contract", kind="configuration"
         )
-    context = await browser.new_context(ctx.config.base_url)
+    context = await browser.new_context(ctx.config.base_url, ctx.config.start_timeout_s)
     try:
         page = await context.new_page()
         await page.goto(spec.start_path)

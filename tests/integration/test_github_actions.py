@@ -3,6 +3,7 @@ environment, with the step-summary and output files GitHub would hand it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,7 +28,7 @@ class Step:
     workspace: Path
 
 
-def run_gate_step(tmp_path: Path, **inputs: str) -> Step:
+def run_gate_step(tmp_path: Path, smoke_bin: str = str(BIN / "smoke"), **inputs: str) -> Step:
     """``run-gate.sh`` with the action's inputs, in a fresh workspace and Prefect home."""
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -47,7 +48,7 @@ def run_gate_step(tmp_path: Path, **inputs: str) -> Step:
         "GITHUB_REPOSITORY": "acme/shop",
         "GITHUB_RUN_ID": "4242",
         "PREFECT_HOME": str(tmp_path / "prefect"),
-        "SMOKE_BIN": str(BIN / "smoke"),
+        "SMOKE_BIN": smoke_bin,
         "SMOKE_PYTHON": str(BIN / "python"),
     }
     env |= {f"SMOKE_INPUT_{name.upper()}": value for name, value in inputs.items()}
@@ -77,7 +78,7 @@ def test_a_configuration_error_before_the_run_still_reports_exit_2(tmp_path: Pat
     assert step.outputs == {
         "verdict": "ERROR",
         "exit-code": "2",
-        "report-dir": "",
+        "report-dir": str(step.workspace / "smoke-report"),
         "flow-run-url": "",
     }
     assert step.summary.startswith(
@@ -86,7 +87,29 @@ def test_a_configuration_error_before_the_run_still_reports_exit_2(tmp_path: Pat
     )
     assert "- Unknown environment 'nowhere'" in step.summary
     assert "FAIL" not in step.summary and "smoke system failed" not in step.summary
+    assert "`smoke-report/report.html`: the whole report" in step.summary
     assert "::error title=Smoke ERROR%3A configuration error" in step.stdout
+    assert (step.workspace / "smoke-report" / "report.html").is_file()
+
+
+def test_a_command_that_wrote_nothing_is_reported_from_its_exit_code(tmp_path: Path) -> None:
+    """Killed, or crashed before it could write: the step still says what happened."""
+    crashing = tmp_path / "smoke"
+    crashing.write_text("#!/bin/sh\necho 'smoke: the smoke system failed: killed' >&2\nexit 3\n")
+    crashing.chmod(0o755)
+    step = run_gate_step(tmp_path, environment="staging", smoke_bin=str(crashing))
+
+    assert step.returncode == 0, step.stdout
+    assert step.outputs == {
+        "verdict": "ERROR",
+        "exit-code": "3",
+        "report-dir": "",
+        "flow-run-url": "",
+    }
+    assert step.summary.startswith(
+        "## :warning: Smoke ERROR: the smoke system failed (the product was not judged)\n"
+    )
+    assert "- the smoke system failed: killed" in step.summary
 
 
 @pytest.mark.slow
@@ -102,16 +125,19 @@ def test_a_failed_gate_writes_its_summary_annotations_and_outputs(tmp_path: Path
     assert step.returncode == 0, step.stdout
     assert "smoke gate exited 1" in step.stdout
     report_dir = step.workspace / "smoke-report"
+    flow_run_url = json.loads((report_dir / "result.json").read_text())["flow_run_url"] or ""
     assert step.outputs == {
         "verdict": "FAIL",
         "exit-code": "1",
         "report-dir": str(report_dir),
-        "flow-run-url": "",  # Prefect's ephemeral mode has no UI to link to
+        "flow-run-url": flow_run_url,
     }
     # Written by `smoke gate` itself: the fallback could not know the journeys.
     summary = step.summary
     assert summary.startswith("## :x: Smoke FAIL: the product is broken\n")
     assert "exit code 1" in summary
+    if flow_run_url:
+        assert f"({flow_run_url})" in summary
     assert "#### dashboard.feed: FAILED" in summary
     assert "| expected | `status 200` |" in summary
     assert "| actual | `status 500:" in summary

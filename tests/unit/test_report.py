@@ -21,7 +21,13 @@ from smoke.report import (
 from smoke.results import CheckResult, Evidence, GateResult, JourneyResult, Status, Verdict
 from smoke.scrub import scrubber
 
-from .report_samples import crashed_result, error_result, fail_result, pass_result
+from .report_samples import (
+    browser_fail_result,
+    crashed_result,
+    error_result,
+    fail_result,
+    pass_result,
+)
 
 Snapshot = Callable[[str, str], None]
 
@@ -30,6 +36,7 @@ REPORT_DIR = Path("/reports/run-1")
 SAMPLES: dict[str, Callable[[], GateResult]] = {
     "pass": pass_result,
     "fail": lambda: fail_result(REPORT_DIR / "evidence"),
+    "browser_fail": lambda: browser_fail_result(REPORT_DIR / "evidence"),
     "error": error_result,
     "crashed": crashed_result,
 }
@@ -75,6 +82,26 @@ def test_markdown_fail_report_names_the_failure_and_links_evidence() -> None:
     assert "`smoke journey dashboard --env staging`" in md
     # The blocking failure comes first, the non-blocking one after it.
     assert md.index("### dashboard.alerts") < md.index("### billing.cancel_url")
+
+
+def test_reports_give_a_trace_hint_for_python_users() -> None:
+    result = SAMPLES["browser_fail"]()
+    md = render_markdown(result, evidence_base=REPORT_DIR, html_report="report.html")
+    assert "npx" not in md + render_junit(result) + render_summary(result)
+    assert "[auth.browser_login trace](evidence/auth.browser_login.trace.zip)" in md
+    assert (
+        "- view the trace: from the report folder "
+        "`python -m playwright show-trace evidence/auth.browser_login.trace.zip`, or from the "
+        "smoke checkout `.venv/bin/playwright show-trace "
+        "/reports/run-1/evidence/auth.browser_login.trace.zip`\n"
+    ) in md
+    assert "screenshots, in one file that opens offline: [report.html](report.html)\n" in md
+    assert "[report.html]" not in render_markdown(result)  # no page beside a Prefect artifact
+    trace = "/reports/run-1/evidence/auth.browser_login.trace.zip"
+    assert (
+        f"  view the trace: .venv/bin/playwright show-trace {trace}"
+        f"  (or: python -m playwright show-trace {trace})\n"
+    ) in render_summary(result)
 
 
 def test_markdown_without_evidence_base_keeps_paths_as_recorded() -> None:
@@ -400,9 +427,10 @@ def test_write_outputs_writes_every_file_and_no_secret(tmp_path: Path) -> None:
         report_dir / "junit.xml",
         report_dir / "evidence" / "me.json",
         report_dir / "evidence" / "trace.zip",
+        report_dir / "report.html",
     ]
     files = [p for p in tmp_path.rglob("*") if p.is_file() and outside not in p.parents]
-    assert len(files) == 8  # the seven written and the screenshot already there
+    assert len(files) == 9  # the eight written and the screenshot already there
     for path in files:
         data = path.read_bytes()
         assert SECRET.encode() not in data, path
@@ -473,7 +501,7 @@ def test_write_outputs_resolves_relative_paths_against_the_report_folder(tmp_pat
     written = write_outputs(
         _leaky_result(evidence), json_path=None, junit_path=None, report_dir=report_dir
     )
-    assert len(written) == 3  # nothing copied
+    assert len(written) == 4  # the four report files, nothing copied
     assert "[feed](evidence/feed.json)" in (report_dir / "report.md").read_text()
 
 

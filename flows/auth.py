@@ -14,7 +14,7 @@ from prefect import flow
 
 from smoke.results import JourneyResult
 from smoke.spec import AuthSpec, Request, render
-from tasks.browser import add_virtual_authenticator, api_get, traced_page
+from tasks.browser import add_virtual_authenticator, api_get, require_own_page, traced_page
 from tasks.checks import (
     CheckFailed,
     CheckSkipped,
@@ -159,6 +159,7 @@ async def _fill_login_form(ctx: JourneyContext, page: object) -> None:
     config = ctx.config
     if config.test_password is None:
         raise CheckSkipped("no test password configured for the browser login")
+    require_own_page(ctx, page, "to type the test password")  # type: ignore[arg-type]
     await page.fill(spec.email_selector, config.test_email)  # type: ignore[attr-defined]
     await page.fill(spec.password_selector, config.test_password.get_secret_value())  # type: ignore[attr-defined]
     await page.click(spec.submit_selector)  # type: ignore[attr-defined]

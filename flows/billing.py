@@ -9,6 +9,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from prefect import flow
 
+from smoke.identities import check_cleanup
 from smoke.results import Evidence, JourneyResult
 from smoke.scrub import scrubber
 from smoke.spec import BillingSpec, Request
@@ -80,6 +81,7 @@ async def cleanup_before(ctx: JourneyContext) -> Passed:
     spec = _spec(ctx)
     if spec.cleanup is None:
         raise CheckSkipped("no cleanup request configured")
+    check_cleanup("billing.cleanup", spec.cleanup, ctx.variables, ctx.config)
     reply = await send(ctx, spec.cleanup, token=await session_token(ctx))
     expect(reply, spec.cleanup, "cleanup")
     return Passed(

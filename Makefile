@@ -7,22 +7,24 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
 help:
 	@echo "make install    uv, the locked environment and a Chromium"
-	@echo "make demo       start the sandbox, run the release gate against it, stop everything"
+	@echo "make demo       start the sandbox (and a local Prefect server), run the release gate against it"
 	@echo "make test       the whole suite (unit, sandbox, integration, end-to-end)"
 	@echo "make lint       ruff;  make typecheck: mypy;  make all: lint, typecheck, test"
 	@echo "make bench      benchmarks (docs/PERFORMANCE.md);  make soak: reliability (docs/RELIABILITY.md)"
 
-# uv comes from pip when missing; `python3 -m uv` works whatever PATH says.
+# uv comes from pip when missing; `python3 -m uv` works whatever PATH says. Bytecode is
+# compiled at install, so the first run does not spend seconds compiling Prefect.
 .venv/.installed: pyproject.toml uv.lock
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	python3 -m uv sync --locked
+	python3 -m uv sync --locked --compile-bytecode
 	@touch $@
 
 install: .venv/.installed
 	@.venv/bin/python -m smoke.browser --install
 
+# Starts a local Prefect server when none runs and leaves it running (smoke server stop).
 demo: install
-	.venv/bin/smoke demo
+	.venv/bin/smoke demo $(DEMO_ARGS)
 
 test: install
 	.venv/bin/python -m pytest
@@ -37,8 +39,13 @@ lint: install
 typecheck: install
 	.venv/bin/mypy
 
+# The deployments on the Prefect server in PREFECT_API_URL, or the local one (smoke server start).
+deploy: install
+	.venv/bin/smoke deploy
+
 bench: install
 	.venv/bin/python -m benchmarks.bench
+	.venv/bin/python -m benchmarks.startup
 
 soak: install
 	.venv/bin/python -m pytest tests/reliability -s

@@ -10,7 +10,9 @@
 3. scale     1, 2, 4, 8 environments (separate sandboxes) gated at once in one process
              in Prefect's ephemeral mode, as `smoke gate` runs in a pipeline
              (benchmarks/scale.py): wall time and peak memory of that process tree
-4. cold      `smoke demo` in a fresh process, after installation
+
+Start-up (cold and warm `smoke demo`, idle and busy) is benchmarks/startup.py; `make
+bench` runs both.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import signal
 import statistics
 import subprocess
@@ -280,28 +281,6 @@ def bench_scale(runs: int, sizes: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
-# --- 4. cold demo ----------------------------------------------------------------------------
-
-
-def bench_cold_demo(runs: int) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SMOKE_"))}
-    walls, gates = [], []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as cwd:
-            started = time.perf_counter()
-            proc = subprocess.run(
-                [SMOKE, "demo"], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
-            )
-            walls.append(time.perf_counter() - started)
-            if proc.returncode != 0:
-                raise RuntimeError(f"smoke demo exited {proc.returncode}: {proc.stdout[-2000:]}")
-            # The demo's own summary line: the gate's time in Prefect's ephemeral mode.
-            found = re.search(r"^PASS in ([\d.]+) s", proc.stdout, re.MULTILINE)
-            if found:
-                gates.append(float(found.group(1)))
-    return {"wall_s": median(walls), "gate_s": median(gates), "all": walls}
-
-
 # --- the table --------------------------------------------------------------------------------
 
 
@@ -311,7 +290,6 @@ def table(results: dict[str, Any], runs: int) -> str:
         ("gate", _gate_rows),
         ("trigger", _trigger_rows),
         ("scale", _scale_rows),
-        ("cold", _cold_rows),
     ):
         value = results.get(section)
         if value is None:
@@ -376,14 +354,6 @@ def _scale_rows(scale: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _cold_rows(c: dict[str, Any]) -> list[str]:
-    return [
-        f"| cold `smoke demo` after installation | {c['wall_s']:.2f} s | | |",
-        f"| &nbsp;&nbsp;its gate (ephemeral Prefect, lean services) | {c['gate_s']:.2f} s "
-        f"| ≤ 6 s | {_met(c['gate_s'] <= 6)} |",
-    ]
-
-
 def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
@@ -409,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1,2,4,8")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     parser.add_argument(
-        "--skip", default="", help="comma-separated sections to skip: gate,trigger,scale,cold"
+        "--skip", default="", help="comma-separated sections to skip: gate,trigger,scale"
     )
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -451,8 +421,6 @@ def main(argv: list[str] | None = None) -> int:
     # Without the Prefect server and its sandbox: the gates must not share the machine.
     if "scale" not in skip:
         results["scale"] = timed("scale", lambda: bench_scale(args.runs, sizes))
-    if "cold" not in skip:
-        results["cold"] = timed("cold smoke demo", lambda: bench_cold_demo(args.runs))
     text = table(results, args.runs)
     print(text)
     if not skip:

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench import cpu_seconds, descendants, median, peak_memory
-from cli.main import LEAN_EPHEMERAL_SERVER, QUIET_PREFECT
+from cli.main import QUIET_PREFECT
+from cli.prefect_target import LEAN_EPHEMERAL_SERVER
 
 
 async def gates(names: list[str]) -> list[str]:

@@ -16,7 +16,13 @@ from prefect.settings import PREFECT_API_URL
 from blocks.environment import SmokeEnvironment
 from blocks.prefect_api import check_prefect_api, prefect_api_configured
 from blocks.slack import SlackTarget
-from smoke.config import SmokeConfig, apply_env_overrides, from_env, register_secrets
+from smoke.config import (
+    SmokeConfig,
+    apply_env_overrides,
+    dotenv_has_base_url,
+    from_env,
+    register_secrets,
+)
 from smoke.errors import ConfigError, SmokeSystemError
 from smoke.scrub import scrubber
 from smoke.spec import SuiteSpec, load_spec
@@ -62,7 +68,7 @@ async def resolve_environment(name: str) -> SmokeConfig:
         found = await load_block(name)
         if found is not None:
             config = apply_env_overrides(found)
-        elif os.environ.get("SMOKE_BASE_URL") or _dotenv_has_base_url():
+        elif os.environ.get("SMOKE_BASE_URL") or dotenv_has_base_url():
             config = from_env(name)
         else:
             where = (
@@ -106,13 +112,6 @@ async def notification_sources(name: str) -> tuple[SmokeConfig, SlackTarget | No
     secrets = (target.bot_token, target.webhook_url)
     scrubber.register(*(s.get_secret_value() for s in secrets if s is not None))
     return config, target
-
-
-def _dotenv_has_base_url() -> bool:
-    env_file = Path(".env")
-    return env_file.is_file() and any(
-        line.strip().startswith("SMOKE_BASE_URL=") for line in env_file.read_text().splitlines()
-    )
 
 
 def suite_spec(config: SmokeConfig) -> SuiteSpec:

@@ -9,9 +9,8 @@ from contextlib import contextmanager
 
 from pydantic import SecretStr
 
-from blocks.resolve import forget_local_environment, register_local_environment
-from sandbox import RunningSandbox, SandboxCredentials, start_sandbox
-from smoke.config import SANDBOX, SmokeConfig, check_test_key, env_overrides
+from sandbox import RunningSandbox, SandboxCredentials, SandboxStartError, start_sandbox
+from smoke.config import SANDBOX, SmokeConfig, check_test_key, env_overrides, start_timeout_s
 from smoke.errors import SmokeSystemError
 
 DEFAULT_VERSION = "1.0.0"
@@ -59,22 +58,35 @@ def sandbox_config(sb: RunningSandbox) -> SmokeConfig:
     )
 
 
-@contextmanager
-def local_sandbox(
-    faults: Sequence[str] = (), version: str = DEFAULT_VERSION
-) -> Iterator[RunningSandbox]:
-    """Start the sandbox, register it as environment ``sandbox``, stop it afterwards."""
+def start_local_sandbox(faults: Sequence[str] = (), version: str | None = None) -> RunningSandbox:
+    """Start the sandbox for one run; waits as long as a start may take (SMOKE_START_TIMEOUT_S)."""
     credentials = sandbox_credentials()
     try:
-        sb = start_sandbox(faults=list(faults), version=version, credentials=credentials)
-    except Exception as e:
-        raise SmokeSystemError(f"The local sandbox did not start: {e}") from e
+        return start_sandbox(
+            faults=list(faults),
+            version=version or DEFAULT_VERSION,
+            credentials=credentials,
+            ready_timeout=start_timeout_s(),
+        )
+    except SandboxStartError as e:
+        hint = (
+            " If this machine is only slow, allow longer with SMOKE_START_TIMEOUT_S (seconds)."
+            if e.timed_out
+            else ""
+        )
+        raise SmokeSystemError(f"The local sandbox did not start: {e}{hint}") from e
+
+
+@contextmanager
+def register_sandbox(sb: RunningSandbox) -> Iterator[RunningSandbox]:
+    """Make the environment name ``sandbox`` mean ``sb`` in this process for the block."""
+    from blocks.resolve import forget_local_environment, register_local_environment
+
+    register_local_environment(sandbox_config(sb))
     try:
-        register_local_environment(sandbox_config(sb))
         yield sb
     finally:
         forget_local_environment(SANDBOX)
-        sb.stop()
 
 
 def serve_as_block(name: str, host: str, port: int, faults: Sequence[str], version: str) -> int:

@@ -11,8 +11,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
-from smoke.errors import ConfigError, SmokeError
+from smoke.errors import ConfigError, SmokeError, SmokeSystemError
+
+if TYPE_CHECKING:
+    from cli.prefect_target import PrefectTarget
+    from cli.run import Outputs
 
 EXIT_USAGE = 2
 EXIT_SYSTEM = 3
@@ -25,17 +30,6 @@ QUIET_PREFECT = {
     "PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL": "CRITICAL",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL": "CRITICAL",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-}
-
-
-# Prefect's ephemeral server lives as long as this command. The services that turn
-# events into task-run history and fire automations contend with the run's own writes
-# for SQLite's lock (about half of a gate's wall time) and nothing outlives the process
-# to read what they write: they stay off. A configured PREFECT_API_URL is left alone.
-LEAN_EPHEMERAL_SERVER = {
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
 }
 
 
@@ -82,6 +76,11 @@ def _output_options(p: argparse.ArgumentParser) -> None:
         help="write report.md, result.json, junit.xml and the evidence here (default: ./smoke-report)",
     )
     p.add_argument("--verbose", action="store_true", help="also show Prefect's own log lines")
+    p.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="record to a temporary Prefect server for this command only, even if one runs",
+    )
 
 
 def _gate_options(p: argparse.ArgumentParser) -> None:
@@ -102,14 +101,27 @@ def _gate_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+class UsageError(ConfigError):
+    """A bad command line (exit 2), raised instead of argparse's own exit."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError, so a usage error still writes the --json result."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``smoke`` command."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="smoke",
         description="Smoke-test a deployed product through its core journeys and gate releases.",
         epilog="Exit codes: 0 PASS, 1 FAIL, 2 usage or configuration error, 3 the smoke system failed.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
 
     gate = sub.add_parser("gate", help="run the release gate against an environment")
     gate.add_argument(
@@ -158,6 +170,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("faults", help="list the sandbox's faults")
 
+    validate = sub.add_parser(
+        "validate", help="check an environment's configuration and contract; start nothing"
+    )
+    validate.add_argument("--env", default="sandbox", metavar="NAME", help="default: sandbox")
+    validate.add_argument(
+        "--contract", metavar="FILE", help="a contract file (instead of SMOKE_CONTRACT_FILE)"
+    )
+
+    server = sub.add_parser(
+        "server", help="a local Prefect server that outlives one command (loopback only)"
+    )
+    server_sub = server.add_subparsers(
+        dest="server_command", required=True, metavar="ACTION", parser_class=Parser
+    )
+    start = server_sub.add_parser("start", help="start it unless it runs; print the UI address")
+    start.add_argument("--port", type=int, metavar="N", help="default 4200, else a free port")
+    server_sub.add_parser("stop", help="stop the server `smoke server start` started")
+    server_sub.add_parser("status", help="is it running; where is its UI (exit 1 when not)")
+
     deploy = sub.add_parser(
         "deploy", help="register blocks, create the work pool, deploy prefect.yaml, automations"
     )
@@ -183,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="seed test data through the e2e API")
     seed.add_argument("--env", required=True, metavar="NAME")
     seed.add_argument("--tier", choices=("smoke", "dev", "perf"), default="smoke")
+    seed.add_argument("--ephemeral", action="store_true", help="a temporary Prefect server")
 
     blocks = sub.add_parser("blocks", help="register block types or push an environment as a block")
     blocks_sub = blocks.add_subparsers(dest="blocks_command", required=True, metavar="ACTION")
@@ -192,21 +224,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+RUN_COMMANDS = ("gate", "journey", "demo")
+# Commands that talk to a Prefect server: without PREFECT_API_URL, the local one if it runs.
+SERVER_COMMANDS = ("deploy", "blocks", "announce", "history", "sandbox")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``smoke`` console script."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        _record_error(e, argv)
+        return e.exit_code
     if not getattr(args, "verbose", False):
         for key, value in QUIET_PREFECT.items():
             os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if not os.environ.get("PREFECT_API_URL"):
-        for key, value in LEAN_EPHEMERAL_SERVER.items():
-            os.environ.setdefault(key, value)
     handler = COMMANDS[args.command]
+    if args.command in SERVER_COMMANDS:
+        from cli.prefect_target import use_local_server
+
+        use_local_server()
     try:
         return handler(args)
     except SmokeError as e:
         print(f"smoke: {e}", file=sys.stderr)
+        _record_error(e, argv)
         return e.exit_code
     except KeyboardInterrupt:
         print("smoke: interrupted", file=sys.stderr)
@@ -214,12 +259,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug or an unexpected failure: a message, never a traceback
         from smoke.scrub import scrub
 
-        print(
-            f"smoke: the smoke system failed: {type(e).__name__}: {scrub(str(e))}", file=sys.stderr
-        )
+        failure = SmokeSystemError(f"the smoke system failed: {type(e).__name__}: {scrub(str(e))}")
+        print(f"smoke: {failure}", file=sys.stderr)
+        _record_error(failure, argv)
         if os.environ.get("SMOKE_DEBUG"):
             raise
         return EXIT_SYSTEM
+
+
+def _record_error(error: BaseException, argv: list[str]) -> None:
+    """On exit 2 or 3 of a run command, still write its --json/--junit/report files."""
+    if not argv or argv[0] not in RUN_COMMANDS:
+        return
+    outputs = argparse.ArgumentParser(add_help=False)
+    _output_options(outputs)
+    outputs.add_argument("--env", default="sandbox")
+    outputs.add_argument("--version", dest="release_version")
+    outputs.add_argument("--mode", default="gate")
+    known, _ = outputs.parse_known_args(argv[1:])
+    from cli.run import report_error
+
+    mode = "journey" if argv[0] == "journey" else known.mode
+    env = "sandbox" if argv[0] == "demo" else known.env
+    try:
+        report_error(error, _outputs(known), env, known.release_version, mode)
+    except OSError as e:
+        print(f"smoke: could not write the result files: {e}", file=sys.stderr)
+
+
+def _prefect(args: argparse.Namespace, *, start_local: bool = False) -> PrefectTarget:
+    """Check the configuration first (no Prefect), then decide where runs are recorded."""
+    from cli.prefect_target import choose
+    from cli.validate import validate_locally
+
+    validate_locally(args.env if args.command != "demo" else "sandbox")
+    return choose(ephemeral=args.ephemeral, start_local=start_local)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -239,6 +313,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         fail_on_flaky=args.fail_on_flaky,
         deadline_s=args.deadline,
         outputs=_outputs(args),
+        prefect=_prefect(args),
         sandbox_faults=args.fault,
     )
 
@@ -247,11 +322,11 @@ def cmd_journey(args: argparse.Namespace) -> int:
     """``smoke journey NAME``."""
     from cli.run import run_single_journey
 
-    return run_single_journey(args.name, args.env, outputs=_outputs(args))
+    return run_single_journey(args.name, args.env, outputs=_outputs(args), prefect=_prefect(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``smoke demo``: the gate against a fresh sandbox."""
+    """``smoke demo``: the gate against a fresh sandbox, recorded on a local Prefect server."""
     from cli.local import DEFAULT_VERSION
     from cli.run import run_gate
 
@@ -263,8 +338,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
         fail_on_flaky=args.fail_on_flaky,
         deadline_s=args.deadline,
         outputs=_outputs(args),
+        prefect=_prefect(args, start_local=True),
         sandbox_faults=args.fault,
     )
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``smoke validate``."""
+    from cli.validate import cmd_validate as validate
+
+    return validate(args.env, args.contract)
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    """``smoke server start|stop|status``."""
+    from cli import server
+
+    if args.server_command == "start":
+        return server.cmd_start(args.port)
+    if args.server_command == "stop":
+        return server.cmd_stop()
+    return server.cmd_status()
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -301,7 +395,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     """``smoke seed``."""
     from cli.run import run_seed
 
-    return run_seed(args.env, args.tier)
+    return run_seed(args.env, args.tier, _prefect(args))
 
 
 def cmd_blocks(args: argparse.Namespace) -> int:
@@ -334,8 +428,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     return history(args.env, args.last)
 
 
-def _outputs(args: argparse.Namespace) -> dict[str, Path | None]:
-    return {"json_path": args.json, "junit_path": args.junit, "report_dir": args.report_dir}
+def _outputs(args: argparse.Namespace) -> Outputs:
+    from cli.run import DEFAULT_REPORT_DIR, Outputs
+
+    return Outputs(
+        json_path=args.json, junit_path=args.junit, report_dir=args.report_dir or DEFAULT_REPORT_DIR
+    )
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -344,6 +442,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo,
     "sandbox": cmd_sandbox,
     "faults": cmd_faults,
+    "validate": cmd_validate,
+    "server": cmd_server,
     "seed": cmd_seed,
     "blocks": cmd_blocks,
     "deploy": cmd_deploy,

@@ -1,8 +1,10 @@
 """Running the gate, one journey or the seed flow in this process, for the CLI.
 
-Configuration is resolved and checked before Prefect starts, so a bad setting exits 2
-in well under a second; the run itself is bounded by its deadline plus a grace period,
-and whatever happens the result is written and the exit code follows the verdict.
+Order: check the configuration (no Prefect: a bad setting exits 2 in well under a
+second); start what the run needs at once (the sandbox, Prefect's server) behind one
+progress line; read the environment (a block is loaded now) and check it whole; run,
+bounded by the deadline. Whatever happens the result is written and the exit code
+follows the verdict.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from blocks.resolve import EVIDENCE_ENV, prefect_api_configured, resolve_environment
-from cli.local import local_sandbox
+from cli.prefect_target import PrefectTarget, stop_ephemeral
+from cli.startup import StartUps
+from cli.validate import validate_locally
 from smoke.config import SANDBOX, SmokeConfig
 from smoke.errors import ConfigError, SmokeSystemError
 from smoke.report import progress_line, render_summary, write_outputs
@@ -29,14 +33,24 @@ from smoke.spec import JOURNEYS, PREFLIGHT
 from smoke.verdict import decide
 
 DEFAULT_REPORT_DIR = Path("smoke-report")
-# Beyond the gate's own deadline: Prefect's start-up and the final recording.
+# Beyond the gate's own deadline: the flow's own start and the final recording. Prefect's
+# server is up before the clock starts, so this never has to cover its first start.
 GRACE_S = 45.0
-REACH_TIMEOUT_S = 5.0
+REACH_TIMEOUT_S = 10.0
 
 
 def say(text: str = "") -> None:
     """One line of progress for the person at the terminal."""
     print(scrub(text), flush=True)
+
+
+@dataclass
+class Outputs:
+    """Where a run's result goes."""
+
+    json_path: Path | None = None
+    junit_path: Path | None = None
+    report_dir: Path = DEFAULT_REPORT_DIR
 
 
 def run_gate(
@@ -47,20 +61,20 @@ def run_gate(
     mode: str,
     fail_on_flaky: bool,
     deadline_s: int,
-    outputs: dict[str, Path | None],
+    outputs: Outputs,
+    prefect: PrefectTarget,
     sandbox_faults: list[str] | None = None,
 ) -> int:
     """``smoke gate`` / ``smoke demo``: run the gate in this process and report."""
-    from flows.gate import release_gate
-
-    report_dir = outputs.get("report_dir") or DEFAULT_REPORT_DIR
     with ExitStack() as stack:
-        config = prepare(stack, environment, version, sandbox_faults, report_dir)
+        config = prepare(stack, environment, version, sandbox_faults, outputs.report_dir, prefect)
+        from flows.gate import release_gate
+
         selected = journeys or list(JOURNEYS)
         say(
             f"Gate {environment} ({config.base_url}) version {version or '(not checked)'}, mode {mode}"
         )
-        say(f"Journeys: {', '.join(selected)}; deadline {deadline_s} s; {prefect_where()}")
+        say(f"Journeys: {', '.join(selected)}; deadline {deadline_s} s; {prefect.describe()}")
         started = time.perf_counter()
         outcome = run_flow(
             lambda: release_gate(
@@ -75,21 +89,24 @@ def run_gate(
             deadline_s,
         )
     result = (
-        outcome if isinstance(outcome, GateResult) else crashed(environment, version, mode, outcome)
+        outcome
+        if isinstance(outcome, GateResult)
+        else GateResult.errored(environment, version, mode, outcome)
     )
     if not result.duration_s:
         result.duration_s = time.perf_counter() - started
-    return report(result, outputs, report_dir)
+    return report(result, outputs, prefect)
 
 
-def run_single_journey(name: str, environment: str, *, outputs: dict[str, Path | None]) -> int:
+def run_single_journey(
+    name: str, environment: str, *, outputs: Outputs, prefect: PrefectTarget
+) -> int:
     """``smoke journey NAME``: one journey, judged and reported like a gate."""
-    from flows.gate import JOURNEY_FLOWS
-
-    report_dir = outputs.get("report_dir") or DEFAULT_REPORT_DIR
     with ExitStack() as stack:
-        config = prepare(stack, environment, None, None, report_dir)
-        say(f"Journey {name} against {environment} ({config.base_url}); {prefect_where()}")
+        config = prepare(stack, environment, None, None, outputs.report_dir, prefect)
+        from flows.gate import JOURNEY_FLOWS
+
+        say(f"Journey {name} against {environment} ({config.base_url}); {prefect.describe()}")
         started = time.perf_counter()
         outcome = run_flow(lambda: JOURNEY_FLOWS[name](environment, return_state=True), 600)
     duration = time.perf_counter() - started
@@ -106,18 +123,18 @@ def run_single_journey(name: str, environment: str, *, outputs: dict[str, Path |
             journeys=[outcome],
         )
     else:
-        result = crashed(environment, None, "journey", outcome)
+        result = GateResult.errored(environment, None, "journey", outcome)
         result.duration_s = duration
-    return report(result, outputs, report_dir)
+    return report(result, outputs, prefect)
 
 
-def run_seed(environment: str, tier: str) -> int:
+def run_seed(environment: str, tier: str, prefect: PrefectTarget) -> int:
     """``smoke seed``: seed a tier through the e2e API."""
-    from flows.seed import seed
-
     with ExitStack() as stack:
-        prepare(stack, environment, None, None, DEFAULT_REPORT_DIR)
-        say(f"Seeding tier {tier} into {environment}; {prefect_where()}")
+        prepare(stack, environment, None, None, DEFAULT_REPORT_DIR, prefect)
+        from flows.seed import seed
+
+        say(f"Seeding tier {tier} into {environment}; {prefect.describe()}")
         outcome = run_flow(lambda: seed(environment, tier, return_state=True), 300)
     if isinstance(outcome, dict):
         say(f"Seeded: {outcome}")
@@ -132,19 +149,37 @@ def prepare(
     version: str | None,
     sandbox_faults: list[str] | None,
     report_dir: Path,
+    prefect: PrefectTarget,
 ) -> SmokeConfig:
-    """Start the sandbox if asked, resolve and check the configuration, probe the target."""
-    os.environ[EVIDENCE_ENV] = str((report_dir / "evidence").resolve())
+    """Check the configuration, start the sandbox and Prefect at once, resolve, probe."""
+    validate_locally(environment)
+    startups = StartUps()
+    sandbox = None
     if environment == SANDBOX:
+        from cli.local import start_local_sandbox
+
         faults = sandbox_faults or []
-        say(
-            "Starting the local sandbox"
-            + (f" with faults: {', '.join(faults)}" if faults else "")
-            + " ..."
-        )
-        sb = stack.enter_context(local_sandbox(faults, version or "1.0.0"))
+        say("Starting the local sandbox" + (f" with faults: {', '.join(faults)}" if faults else ""))
+        sandbox = startups.start("the sandbox", lambda: start_local_sandbox(faults, version))
+    prefect_ready = startups.start(prefect.label, prefect.wait_ready)
+    if sandbox is not None:
+        sb = startups.result(sandbox)
+        stack.callback(sb.stop)
         say(f"Sandbox ready at {sb.base_url} in {sb.ready_seconds:.1f} s")
+    ephemeral = startups.result(prefect_ready)
+    if ephemeral is not None and prefect.kind == "ephemeral":
+        # Stopped with the run: it would outlive a signal otherwise.
+        stack.callback(stop_ephemeral, ephemeral)
+
+    from blocks.resolve import EVIDENCE_ENV, resolve_environment, suite_spec
+
+    os.environ[EVIDENCE_ENV] = str((report_dir / "evidence").resolve())
+    if sandbox is not None:
+        from cli.local import register_sandbox
+
+        stack.enter_context(register_sandbox(sb))
     config = asyncio.run(resolve_environment(environment))
+    suite_spec(config)
     probe(config.base_url)
     return config
 
@@ -161,15 +196,6 @@ def probe(url: str) -> None:
             f"Cannot reach the target at {url}: {e.strerror or e}. Check base_url (SMOKE_BASE_URL "
             "or the block) and that the environment is up."
         ) from e
-
-
-def prefect_where() -> str:
-    """Where runs are recorded, for the header line."""
-    from prefect.settings import PREFECT_API_URL
-
-    if prefect_api_configured():
-        return f"Prefect API {PREFECT_API_URL.value()}"
-    return "Prefect ephemeral mode (a temporary server starts first, ~10 s; set PREFECT_API_URL to keep runs)"
 
 
 def run_flow(call: Callable[[], Awaitable[Any]], deadline_s: float) -> Any:
@@ -191,38 +217,38 @@ def run_flow(call: Callable[[], Awaitable[Any]], deadline_s: float) -> Any:
             return SmokeSystemError(f"the smoke system failed: {type(e).__name__}: {e}")
 
 
-def crashed(environment: str, version: str | None, mode: str, outcome: object) -> GateResult:
-    """An ERROR result for a run that ended without a verdict."""
-    reason = (
-        str(outcome)
-        if isinstance(outcome, BaseException)
-        else f"the run ended without a result: {outcome!r}"
-    )
-    return GateResult(
-        verdict=Verdict.ERROR,
-        environment=environment,
-        version=version,
-        mode=mode,
-        error_kind="config" if isinstance(outcome, ConfigError) else "system",
-        reasons=[scrub(reason)],
-    )
-
-
-def report(result: GateResult, outputs: dict[str, Path | None], report_dir: Path) -> int:
+def report(result: GateResult, outputs: Outputs, prefect: PrefectTarget | None = None) -> int:
     """Write every output, print the summary and return the exit code."""
     written = write_outputs(
         result,
-        json_path=outputs.get("json_path"),
-        junit_path=outputs.get("junit_path"),
-        report_dir=report_dir,
+        json_path=outputs.json_path,
+        junit_path=outputs.junit_path,
+        report_dir=outputs.report_dir,
     )
     say()
     sys.stdout.write(render_summary(result))
     say(
-        f"report: {report_dir / 'report.md'}"
+        f"report: {outputs.report_dir / 'report.md'}"
         + (f" (+{len(written) - 3} files)" if len(written) > 3 else "")
     )
+    if prefect is not None and prefect.kind == "local" and prefect.server is not None:
+        ui = prefect.server.ui_url
+        say(f"Prefect UI: {result.flow_run_url or ui} (this run; {ui}/runs lists every run)")
+        say("The local Prefect server keeps running for the next run; stop it: smoke server stop")
     return result.exit_code
 
 
-__all__ = ["PREFLIGHT", "run_gate", "run_seed", "run_single_journey"]
+def report_error(
+    error: BaseException, outputs: Outputs, environment: str, version: str | None, mode: str
+) -> None:
+    """Write an ERROR result for a run that stopped before its gate: never no JSON at all."""
+    result = GateResult.errored(environment, version, mode, error)
+    write_outputs(
+        result,
+        json_path=outputs.json_path,
+        junit_path=outputs.junit_path,
+        report_dir=outputs.report_dir,
+    )
+
+
+__all__ = ["PREFLIGHT", "Outputs", "report_error", "run_gate", "run_seed", "run_single_journey"]

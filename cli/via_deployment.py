@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
-from blocks import SmokeEnvironment
-from blocks.prefect_api import require_api
-from cli.run import crashed, prepare, report, say
-from deployments.remote import trigger_and_follow
+from cli.prefect_target import PrefectTarget
+from cli.run import Outputs, prepare, report, say
 from smoke.config import SANDBOX
+from smoke.errors import ConfigError
 from smoke.results import GateResult
 
 
@@ -29,15 +27,22 @@ def run_gate_via_deployment(
     mode: str,
     fail_on_flaky: bool,
     deadline_s: int,
-    outputs: dict[str, Path | None],
+    outputs: Outputs,
+    prefect: PrefectTarget,
     sandbox_faults: list[str] | None = None,
 ) -> int:
     """Trigger, follow, report; the exit code follows the verdict."""
-    require_api()
-    report_dir = outputs.get("report_dir") or Path("smoke-report")
+    if prefect.kind == "ephemeral":
+        raise ConfigError(
+            "--via-deployment triggers a deployment on a Prefect server, and none is configured: "
+            "start one (`smoke server start`) or set PREFECT_API_URL."
+        )
     started = time.perf_counter()
     with ExitStack() as stack:
-        config = prepare(stack, environment, version, sandbox_faults, report_dir)
+        config = prepare(stack, environment, version, sandbox_faults, outputs.report_dir, prefect)
+        from blocks import SmokeEnvironment
+        from deployments.remote import trigger_and_follow
+
         if environment == SANDBOX:
             # The worker resolves `sandbox` like any environment: from its block.
             SmokeEnvironment.from_config(config).save(SANDBOX, overwrite=True)
@@ -53,8 +58,10 @@ def run_gate_via_deployment(
             parameters["journeys"] = journeys
         outcome = asyncio.run(trigger_and_follow(parameters, deadline_s, say))
     result = (
-        outcome if isinstance(outcome, GateResult) else crashed(environment, version, mode, outcome)
+        outcome
+        if isinstance(outcome, GateResult)
+        else GateResult.errored(environment, version, mode, outcome)
     )
     if not result.duration_s:
         result.duration_s = time.perf_counter() - started
-    return report(result, outputs, report_dir)
+    return report(result, outputs, prefect)

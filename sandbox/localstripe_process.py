@@ -69,7 +69,7 @@ def start_localstripe(workdir: Path, host: str = "127.0.0.1") -> LocalStripe:
     return LocalStripe(process=proc, host=host, port=port, log_path=log_path)
 
 
-def wait_until_up(stripe: LocalStripe, timeout: float = 5.0) -> None:
+def wait_until_up(stripe: LocalStripe, timeout: float = 120.0) -> None:
     """Block until localstripe answers HTTP, or raise LocalStripeError with its log tail."""
     deadline = time.monotonic() + timeout
     while True:
@@ -98,7 +98,7 @@ def register_webhook(stripe: LocalStripe, url: str, secret: str) -> None:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=5.0):
+        with urllib.request.urlopen(request, timeout=30.0):
             pass
     except urllib.error.HTTPError as exc:
         raise LocalStripeError(

@@ -45,6 +45,10 @@ _LOOPBACK_NAMES = {"127.0.0.1", "localhost"}
 class SandboxStartError(RuntimeError):
     """The sandbox did not become ready; the message carries the tail of its output."""
 
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
 
 def public_base_url(host: str, port: int) -> str:
     """The browser-facing URL: ``localhost`` for loopback (WebAuthn refuses IP rp ids)."""
@@ -379,9 +383,12 @@ def start_sandbox(
     faults: Iterable[str] = (),
     version: str = "1.0.0",
     credentials: SandboxCredentials | None = None,
-    ready_timeout: float = 5.0,
+    ready_timeout: float = 120.0,
 ) -> RunningSandbox:
     """Start ``python -m sandbox serve`` and return once it answers, within ``ready_timeout``.
+
+    The bound only turns a hang into an error: on a busy machine a start takes 10 s or
+    more, and "ready in under 5 s" is a benchmark figure, not a limit.
 
     Credentials reach the server through its environment, never its command line.
     On failure, raises SandboxStartError with the tail of the server's output and leaves
@@ -427,14 +434,15 @@ def start_sandbox(
         )
     os.close(read_fd)
 
-    def fail(reason: str) -> SandboxStartError:
+    def fail(reason: str, *, timed_out: bool = False) -> SandboxStartError:
         stop_child(process, timeout=5.0)
         os.close(write_fd)
         tail = log_tail(log_path)
         shutil.rmtree(run_dir, ignore_errors=True)
         return SandboxStartError(
             f"The sandbox on {internal_url} did not start: {reason}.\n"
-            f"Command: {' '.join(argv[1:])}\nLast lines of its output:\n{tail}"
+            f"Command: {' '.join(argv[1:])}\nLast lines of its output:\n{tail}",
+            timed_out=timed_out,
         )
 
     info: dict[str, Any] | None = None
@@ -451,7 +459,7 @@ def start_sandbox(
             except httpx.TransportError:
                 pass
             if time.monotonic() - started > ready_timeout:
-                raise fail(f"it was not ready within {ready_timeout:g} s")
+                raise fail(f"it was not ready within {ready_timeout:g} s", timed_out=True)
             time.sleep(0.05)
     sandbox = RunningSandbox(
         process=process,

@@ -7,11 +7,14 @@ fields, so there is one list of settings and one set of names.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from smoke import identities, origins
 from smoke.errors import ConfigError, LiveStripeKeyError
@@ -23,6 +26,11 @@ AuthMethod = Literal["password", "static_token"]
 STRIPE_TEST_PREFIXES = ("sk_test_", "rk_test_")
 # The environment name of the local sandbox the CLI starts for a run (`--env sandbox`).
 SANDBOX = "sandbox"
+
+START_TIMEOUT_ENV = "SMOKE_START_TIMEOUT_S"
+# Start-ups (sandbox, Prefect's server, Chromium, localstripe) are bounded only to turn
+# a hang into a clear error; a busy machine's first start can take a minute or more.
+DEFAULT_START_TIMEOUT_S = 120.0
 
 
 class SmokeConfig(BaseModel):
@@ -81,7 +89,12 @@ class SmokeConfig(BaseModel):
     )
     journeys: dict[str, Any] = Field(default_factory=dict, description="Inline journey overrides.")
     http_timeout_s: float = Field(
-        default=10.0, description="Timeout of one HTTP request, in seconds."
+        default=10.0, gt=0, description="Timeout of one HTTP request, in seconds."
+    )
+    start_timeout_s: float = Field(
+        default=DEFAULT_START_TIMEOUT_S,
+        gt=0,
+        description="How long Chromium may take to start before it counts as hung, in seconds.",
     )
     slack_target: str | None = Field(
         default=None, description="Name of a SlackTarget block for notifications."
@@ -145,28 +158,34 @@ class SmokeConfig(BaseModel):
                 out.append(str(urlsplit(value).password))
         return out
 
-    def validate_for_run(self) -> None:
+    def validate_for_run(self, *, partial: bool = False) -> None:
         """Refuse what would make a run unsafe or meaningless; no network is touched.
 
         Besides the settings themselves, the contract is loaded and checked: every
         absolute URL in it stays within the environment's origins, and every write goes
         out as a reserved test identity.
+
+        ``partial``: only the values that are set (SMOKE_* overrides of a block that is
+        not loaded yet), not that the environment is complete; the contract is checked
+        once the whole environment is known.
         """
         check_test_key(self.stripe_secret_key)
         origins.check_url_settings(self)
         for field in ("base_url", "api_url", "stripe_api_base", "slack_api_url"):
             value = getattr(self, field)
-            if value or field == "base_url":
+            if value or (field == "base_url" and not partial):
                 check_url(
                     value, f"{field} of environment {self.name!r}", env_var=f"SMOKE_{field.upper()}"
                 )
-        if self.auth_method == "static_token" and not self.static_token:
+        if self.auth_method == "static_token" and not self.static_token and not partial:
             raise ConfigError(
                 f"Environment {self.name!r} uses auth_method 'static_token' "
                 "but has no static_token. "
                 "Set SMOKE_STATIC_TOKEN or the block's static_token."
             )
-        spec = load_spec(self.contract_file, self.journeys)
+        if partial:
+            return
+        spec = load_spec(self.contract_file, self.journeys or None)
         origins.check_contract_origins(self, spec)
         identities.check_identities(self, spec)
 
@@ -188,13 +207,36 @@ def check_test_key(key: SecretStr | None) -> None:
 
 
 def check_url(value: str | None, what: str, env_var: str) -> None:
-    """Raise ConfigError unless ``value`` is an absolute http(s) URL."""
-    parts = urlsplit(value or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    """Raise ConfigError unless ``value`` is an absolute http(s) URL with a valid port."""
+    try:
+        parts = urlsplit(value or "")
+        parts.port  # noqa: B018  # raises ValueError for a port out of range
+    except ValueError as e:
+        problem = f" ({e})"
+    else:
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return
+        problem = ""
+    raise ConfigError(
+        f"The {what} is {origins.redact(value or '')!r}, which is not an http(s) URL{problem}. "
+        f"Set it (or {env_var}) to something like https://staging.example.com"
+    )
+
+
+def start_timeout_s(environ: Mapping[str, str] = os.environ) -> float:
+    """How long a start-up may take before it counts as hung (SMOKE_START_TIMEOUT_S)."""
+    raw = environ.get(START_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_START_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
         raise ConfigError(
-            f"The {what} is {origins.redact(value or '')!r}, which is not an http(s) URL. "
-            f"Set it (or {env_var}) to something like https://staging.example.com"
+            f"{START_TIMEOUT_ENV}={raw!r} is not a number of seconds above 0, e.g. {START_TIMEOUT_ENV}=300"
         )
+    return value
 
 
 class SmokeSettings(SmokeConfig, BaseSettings):
@@ -211,6 +253,12 @@ def env_overrides() -> dict[str, Any]:
         settings = SmokeSettings()
     except ValidationError as e:
         raise ConfigError(f"Invalid SMOKE_* setting: {_first_error(e)}") from e
+    except SettingsError as e:
+        # A value pydantic-settings cannot even decode (SMOKE_JOURNEYS='{not json').
+        raise ConfigError(
+            f"Invalid SMOKE_* setting: {e}. Values of list and mapping settings "
+            'are JSON, e.g. SMOKE_JOURNEYS=\'{"billing": {"enabled": false}}\''
+        ) from e
     return {name: getattr(settings, name) for name in settings.model_fields_set}
 
 
@@ -228,6 +276,13 @@ def from_env(name: str) -> SmokeConfig:
     config = SmokeConfig(name=name).model_copy(update=env_overrides() | {"name": name})
     register_secrets(config)
     return config
+
+
+def dotenv_has_base_url(env_file: Path = Path(".env")) -> bool:
+    """True when the working folder's ``.env`` sets SMOKE_BASE_URL."""
+    return env_file.is_file() and any(
+        line.strip().startswith("SMOKE_BASE_URL=") for line in env_file.read_text().splitlines()
+    )
 
 
 def register_secrets(config: SmokeConfig) -> None:

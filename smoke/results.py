@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from smoke.scrub import scrub
+
 
 class Status(StrEnum):
     """What happened to one check (the brief's table)."""
@@ -136,6 +138,30 @@ class GateResult(BaseModel):
         return [c for c in self.all_checks() if c.is_problem]
 
     @classmethod
+    def errored(
+        cls, environment: str, version: str | None, mode: str, outcome: object
+    ) -> GateResult:
+        """An ERROR result for a run that ended without a verdict (``outcome``: why).
+
+        A configuration error (exit code 2 in ``smoke.errors``) reads as ``config``,
+        anything else as ``system``. The reason is scrubbed.
+        """
+        reason = (
+            str(outcome)
+            if isinstance(outcome, BaseException)
+            else f"the run ended without a result: {outcome!r}"
+        )
+        config_error = getattr(outcome, "exit_code", None) == 2
+        return cls(
+            verdict=Verdict.ERROR,
+            environment=environment,
+            version=version,
+            mode=mode,
+            error_kind="config" if config_error else "system",
+            reasons=[scrub(reason)],
+        )
+
+    @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> GateResult:
         """Read back the documented JSON shape (``smoke gate --json``)."""
         journeys = [
@@ -148,7 +174,7 @@ class GateResult(BaseModel):
             )
             for j in data.get("journeys", [])
         ]
-        return cls(**_without(data, "journeys"), journeys=journeys)
+        return cls(**_without(data, "journeys", "exit_code"), journeys=journeys)
 
     def to_json_dict(self) -> dict[str, object]:
         """The documented JSON result shape."""
@@ -162,6 +188,9 @@ class GateResult(BaseModel):
             "duration_s": round(self.duration_s, 3),
             "reasons": self.reasons,
             "warnings": self.warnings,
+            # Why an ERROR: "config" (exit 2) or "system" (exit 3); null otherwise.
+            "error_kind": self.error_kind,
+            "exit_code": self.exit_code,
             "journeys": [
                 {
                     "name": j.name,

@@ -12,11 +12,12 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from smoke import catalog
 from smoke.contracts import check_schema
 from smoke.errors import ConfigError
 
@@ -267,27 +268,122 @@ def read_contract_file(path: str) -> dict[str, Any]:
 
 
 def load_spec(contract_file: str | None = None, inline: dict[str, Any] | None = None) -> SuiteSpec:
-    """The default contract with an environment's file and inline overrides applied."""
+    """The default contract with an environment's file and inline overrides applied.
+
+    Every error names where the offending key came from (the file, or the inline
+    ``journeys`` setting), its key path and what would be valid there.
+    """
     merged = default_contract()
+    sources: list[tuple[str, dict[str, Any]]] = []
     if contract_file:
-        merged = deep_merge(merged, read_contract_file(contract_file))
+        file_data = read_contract_file(contract_file)
+        merged = deep_merge(merged, file_data)
+        sources.append((f"Contract file {contract_file}", file_data))
     if inline:
         merged = deep_merge(merged, inline)
-    unknown = set(merged) - {PREFLIGHT, *JOURNEYS}
+        sources.append(("The inline journeys setting (SMOKE_JOURNEYS or the block)", inline))
+    known = (PREFLIGHT, *JOURNEYS)
+    unknown = sorted(set(merged) - set(known))
     if unknown:
         raise ConfigError(
-            f"Unknown journey(s) in the contract: {', '.join(sorted(unknown))}. "
-            f"Known: {', '.join((PREFLIGHT, *JOURNEYS))}."
+            f"{_source_of((unknown[0],), sources)}: "
+            + ", ".join(f"unknown journey {n!r}{_did_you_mean(n, known)}" for n in unknown)
+            + f". Known journeys: {', '.join(known)}."
         )
     try:
         spec = SuiteSpec.model_validate(merged)
     except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"Invalid journey configuration at {where}: {err['msg']}") from e
+        raise ConfigError(_explain(e.errors()[0], sources)) from e
     for where, schema in _schemas(spec):
         check_schema(schema, where)
+    _check_check_names(spec, sources)
     return spec
+
+
+def _explain(err: Any, sources: list[tuple[str, dict[str, Any]]]) -> str:
+    """One validation error as: where it came from, the key path, what is valid there."""
+    loc = tuple(err["loc"])
+    where = ".".join(str(p) for p in loc)
+    source = _source_of(loc, sources)
+    if err["type"] == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        key = str(loc[-1])
+        return (
+            f"{source}: unknown key {where!r}{_did_you_mean(key, allowed)}. "
+            f"Valid keys there: {', '.join(allowed) or '(none)'}."
+        )
+    if err["type"] == "missing":
+        return f"{source}: {where!r} is required but missing."
+    given = json.dumps(err.get("input"), default=str)[:120]
+    return f"{source}: {where!r} is {given}: {err['msg']}."
+
+
+def _check_check_names(spec: SuiteSpec, sources: list[tuple[str, dict[str, Any]]]) -> None:
+    """``checks:`` may only switch checks the journey has (see smoke/catalog.py)."""
+    for journey in (PREFLIGHT, *JOURNEYS):
+        part = spec.journey(journey)
+        steps = [s.name for s in part.steps] if isinstance(part, OnboardingSpec) else []
+        endpoints = [e.name for e in part.endpoints] if isinstance(part, DashboardSpec) else []
+        valid = catalog.names_for(journey, steps, endpoints)
+        for name in part.checks:
+            if name not in valid:
+                loc = (journey, "checks", name)
+                raise ConfigError(
+                    f"{_source_of(loc, sources)}: unknown check {journey}.checks.{name}"
+                    f"{_did_you_mean(name, valid)}. Checks of {journey}: {', '.join(valid)}."
+                )
+
+
+def _source_of(loc: tuple[Any, ...], sources: list[tuple[str, dict[str, Any]]]) -> str:
+    """The override that holds most of ``loc`` (the later one on a tie, as in the merge)."""
+    best = max(reversed(sources), key=lambda source: _depth(source[1], loc), default=None)
+    if best is not None and _depth(best[1], loc) > 0:
+        return best[0]
+    return "The journey configuration"
+
+
+def _depth(data: Any, loc: tuple[Any, ...]) -> int:
+    """How many parts of ``loc`` exist in ``data``."""
+    depth = 0
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        depth += 1
+    return depth
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model at ``loc`` accepts (by alias), for "valid keys there"."""
+    model: type[BaseModel] | None = SuiteSpec
+    skip_key = False  # the part after a mapping field is a free key (a check's name)
+    for part in loc:
+        if isinstance(part, int) or skip_key or model is None:
+            skip_key = False
+            continue
+        field = model.model_fields.get(part)
+        model = _model_of(field.annotation) if field is not None else None
+        skip_key = field is not None and get_origin(field.annotation) is dict
+    if model is None:
+        return []
+    return sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _did_you_mean(word: str, candidates: Any) -> str:
+    guess = catalog.closest(word, candidates)
+    return f" (did you mean {guess!r}?)" if guess else ""
 
 
 def _schemas(spec: SuiteSpec) -> list[tuple[str, Schema]]:

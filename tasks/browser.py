@@ -51,14 +51,16 @@ class LazyBrowser:
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
 
-    async def get(self) -> Browser:
-        """The browser, launching it the first time."""
+    async def get(self, start_timeout_s: float) -> Browser:
+        """The browser, launching it the first time (a busy machine may take a while)."""
         async with self._lock:
             if self._browser is None:
                 from playwright.async_api import async_playwright
 
                 self._playwright = await async_playwright().start()
-                self._browser = await self._playwright.chromium.launch(**launch_options())
+                self._browser = await self._playwright.chromium.launch(
+                    **launch_options(), timeout=start_timeout_s * 1000
+                )
             return self._browser
 
     async def close(self) -> None:
@@ -104,12 +106,12 @@ async def browser_for_journey() -> AsyncIterator[None]:
         yield
 
 
-async def new_context(base_url: str) -> BrowserContext:
+async def new_context(base_url: str, start_timeout_s: float) -> BrowserContext:
     """A fresh, traced browser context on the current browser."""
     lazy = _current.get()
     if lazy is None:
         raise RuntimeError("no browser: open the journey with open_journey()")
-    browser = await lazy.get()
+    browser = await lazy.get(start_timeout_s)
     context = await browser.new_context(base_url=base_url, ignore_https_errors=False)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     # Screenshots in traces would capture typed card numbers; DOM snapshots are
@@ -137,11 +139,14 @@ async def traced_page(
     ``mask`` lists selectors blacked out in the screenshot (card fields). Cookies are
     cleared afterwards so the next check of the journey starts signed out.
     """
+    # Chromium's start is bounded on its own (SMOKE_START_TIMEOUT_S): on a busy machine it
+    # can take longer than a whole check, and slow is not broken.
+    async with asyncio.timeout(ctx.config.start_timeout_s):
+        context = await ctx.browser_context()
     try:
         # Playwright's own timeouts bound each action, not the calls between them
-        # (a new context, tracing, an evaluate): a stuck one must not eat the deadline.
+        # (tracing, a new page, an evaluate): a stuck one must not eat the deadline.
         async with asyncio.timeout(BROWSER_CHECK_TIMEOUT_S):
-            context = await ctx.browser_context()
             await context.tracing.start_chunk(title=f"{ctx.journey}.{check}")
             page = await context.new_page()
             watch = PageWatch(page)

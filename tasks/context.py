@@ -122,7 +122,9 @@ class JourneyContext:
     async def browser_context(self) -> BrowserContext:
         """This journey's browser context (created on first use, traced)."""
         if self._browser_context is None:
-            self._browser_context = await browser.new_context(self.config.base_url)
+            self._browser_context = await browser.new_context(
+                self.config.base_url, self.config.start_timeout_s
+            )
         return self._browser_context
 
     async def aclose(self) -> None:

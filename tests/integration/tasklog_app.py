@@ -310,7 +310,7 @@ def serve_tasklog(
     e2e_token: str | None = None,
     test_user: Identity | None = None,
     other_user: Identity | None = None,
-    ready_timeout: float = 10.0,
+    ready_timeout: float = 120.0,
 ) -> Iterator[RunningTasklog]:
     """Start the fake on a free loopback port in a thread; stop it on exit."""
     test_user = test_user or Identity("smoke+ci@tasklog.example.com", secrets.token_urlsafe(12))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -146,3 +147,94 @@ def test_faults_lists_every_fault_one_per_line() -> None:
     assert len(lines) == len(FAULTS) >= 22
     for line, (name, description) in zip(lines, FAULTS.items(), strict=True):
         assert line.split()[0] == name and line.endswith(description)
+
+
+def _imported(stderr: str) -> set[str]:
+    """Top-level packages named in ``-X importtime`` output (PYTHONPROFILEIMPORTTIME=1)."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+@pytest.fixture
+def contract(tmp_path: Path) -> Path:
+    path = tmp_path / "contract.yaml"
+    path.write_text("auth:\n  me:\n    pathh: /api/me\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"SMOKE_BASE_URL": "http://127.0.0.1:99999"}, "Port out of range"),
+        ({"SMOKE_BASE_URL": "http://[::1"}, "Invalid IPv6 URL"),
+        ({"SMOKE_JOURNEYS": "{not json"}, "SMOKE_JOURNEYS='{"),
+        (
+            {"SMOKE_JOURNEYS": '{"auth": {"checks": {"anonymous_refsed": {}}}}'},
+            "'anonymous_refused'",
+        ),
+        ({"SMOKE_JOURNEYS": '{"payments": {}}'}, "unknown journey 'payments'"),
+        ({"SMOKE_STRIPE_SECRET_KEY": "sk_live_x"}, "live key"),
+        ({"SMOKE_START_TIMEOUT_S": "soon"}, "SMOKE_START_TIMEOUT_S"),
+    ],
+)
+def test_configuration_errors_exit_2_before_anything_starts_with_the_json_written(
+    tmp_path: Path, env: dict[str, str], words: str
+) -> None:
+    result = tmp_path / "result.json"
+    proc = smoke(
+        "demo",
+        "--json",
+        str(result),
+        "--report-dir",
+        str(tmp_path / "report"),
+        PYTHONPROFILEIMPORTTIME="1",
+        **env,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert words in proc.stderr
+    assert "Starting the local sandbox" not in proc.stdout
+    assert not {"prefect", "playwright", "fastapi"} & _imported(proc.stderr)
+    data = json.loads(result.read_text())
+    assert (data["verdict"], data["error_kind"], data["exit_code"]) == ("ERROR", "config", 2)
+    assert words in data["reasons"][0]
+    assert (tmp_path / "report" / "result.json").is_file()
+
+
+def test_a_misspelt_contract_key_names_the_file_and_the_key(contract: Path) -> None:
+    proc = smoke("demo", SMOKE_CONTRACT_FILE=str(contract))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"Contract file {contract}: unknown key 'auth.me.pathh' (did you mean 'path'?)" in (
+        proc.stderr
+    )
+
+
+def test_a_usage_error_still_writes_the_json_result(tmp_path: Path) -> None:
+    result = tmp_path / "result.json"
+    proc = smoke("gate", "--env", "x", "--deadline", "2", "--json", str(result))
+    assert proc.returncode == 2
+    assert json.loads(result.read_text())["reasons"][0].endswith("between 5 and 3600")
+
+
+def test_validate_reports_what_is_on_and_refuses_a_bad_contract(contract: Path) -> None:
+    ok = smoke("validate", PYTHONPROFILEIMPORTTIME="1")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("OK: environment 'sandbox'")
+    assert "auth: 8 of 8 checks on" in ok.stdout
+    assert not {"prefect", "playwright"} & _imported(ok.stderr)
+    off = smoke(
+        "validate", SMOKE_JOURNEYS='{"billing": {"checks": {"declined_card": {"enabled": false}}}}'
+    )
+    assert "billing: 7 of 8 checks on (off: declined_card)" in off.stdout
+    bad = smoke("validate", "--contract", str(contract))
+    assert bad.returncode == 2
+    assert "unknown key 'auth.me.pathh'" in bad.stderr
+
+
+def test_help_and_faults_import_neither_prefect_nor_playwright() -> None:
+    for args in (["--help"], ["faults"], ["server", "status"]):
+        proc = smoke(*args, PYTHONPROFILEIMPORTTIME="1")
+        assert proc.returncode in (0, 1), proc.stderr[-500:]
+        assert not {"prefect", "playwright"} & _imported(proc.stderr), args

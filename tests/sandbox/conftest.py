@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 def sandbox() -> Iterator[RunningSandbox]:
     # A generous timeout: a busy CI box must not error every test; the 5 s promise is
     # asserted on its own in test_sandbox_lifecycle.
-    with start_sandbox(credentials=CREDENTIALS, version="2.3.4", ready_timeout=20.0) as running:
+    with start_sandbox(credentials=CREDENTIALS, version="2.3.4") as running:
         yield running
 
 

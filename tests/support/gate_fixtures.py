@@ -36,7 +36,7 @@ def prefect() -> Iterator[None]:
 
 @pytest.fixture(scope="package")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    with start_sandbox(version="1.0.0", ready_timeout=20.0) as running:
+    with start_sandbox(version="1.0.0") as running:
         yield running
 
 

@@ -122,6 +122,8 @@ def test_to_json_dict_has_the_documented_shape() -> None:
         "duration_s",
         "reasons",
         "warnings",
+        "error_kind",
+        "exit_code",
         "journeys",
     ]
     assert data["verdict"] == "FAIL"

@@ -162,8 +162,9 @@ def test_an_unknown_journey_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
         load_spec(inline={"dashbord": {"budget_ms": 5}, "zeta": {}})
     assert str(info.value) == (
-        "Unknown journey(s) in the contract: dashbord, zeta. "
-        "Known: preflight, auth, onboarding, billing, dashboard."
+        "The inline journeys setting (SMOKE_JOURNEYS or the block): unknown journey 'dashbord' "
+        "(did you mean 'dashboard'?), unknown journey 'zeta'. "
+        "Known journeys: preflight, auth, onboarding, billing, dashboard."
     )
 
 
@@ -171,7 +172,9 @@ def test_an_unknown_key_is_a_config_error_naming_the_place() -> None:
     with pytest.raises(ConfigError) as info:
         load_spec(inline={"dashboard": {"budget": 5}})
     assert str(info.value) == (
-        "Invalid journey configuration at dashboard.budget: Extra inputs are not permitted"
+        "The inline journeys setting (SMOKE_JOURNEYS or the block): unknown key "
+        "'dashboard.budget' (did you mean 'budget_ms'?). "
+        "Valid keys there: budget_ms, checks, enabled, endpoints, ui."
     )
     assert info.value.__cause__ is not None
 
@@ -180,8 +183,8 @@ def test_a_bad_value_is_a_config_error_naming_the_place() -> None:
     with pytest.raises(ConfigError) as info:
         load_spec(inline={"auth": {"login": {"request": {"method": "FETCH"}}}})
     assert str(info.value) == (
-        "Invalid journey configuration at auth.login.request.method: "
-        "Input should be 'GET', 'POST', 'PUT', 'PATCH' or 'DELETE'"
+        "The inline journeys setting (SMOKE_JOURNEYS or the block): 'auth.login.request.method' "
+        "is \"FETCH\": Input should be 'GET', 'POST', 'PUT', 'PATCH' or 'DELETE'."
     )
 
 
@@ -274,3 +277,41 @@ def test_bodies_params_schemas_and_inputs_replace_as_a_whole() -> None:
     assert spec.onboarding.inputs == {"email": "smoke+x@example.test"}
     # Other keys of the same request still merge with the default.
     assert spec.auth.login.request.path == "/idp/token"
+
+
+def test_a_misspelt_key_in_a_contract_file_names_the_file_and_the_closest_key(
+    tmp_path: Path,
+) -> None:
+    contract = tmp_path / "contract.yaml"
+    contract.write_text("auth:\n  me:\n    pathh: /api/me\n")
+    with pytest.raises(ConfigError) as info:
+        load_spec(str(contract))
+    assert str(info.value) == (
+        f"Contract file {contract}: unknown key 'auth.me.pathh' (did you mean 'path'?). "
+        "Valid keys there: body, body_format, e2e, expect_status, method, params, path, schema."
+    )
+
+
+def test_a_misspelt_check_name_is_an_error_suggesting_the_check(tmp_path: Path) -> None:
+    contract = tmp_path / "contract.yaml"
+    contract.write_text("auth:\n  checks:\n    anonymous_refsed: {enabled: false}\n")
+    with pytest.raises(ConfigError) as info:
+        load_spec(str(contract))
+    message = str(info.value)
+    assert message.startswith(
+        f"Contract file {contract}: unknown check auth.checks.anonymous_refsed "
+        "(did you mean 'anonymous_refused'?). Checks of auth: anonymous_refused, "
+    )
+
+
+def test_checks_named_after_the_contract_are_valid_check_keys() -> None:
+    spec = load_spec(
+        inline={
+            "onboarding": {"checks": {"step.verify": {"blocking": False}}},
+            "dashboard": {"checks": {"alerts": {"budget_ms": 50}}},
+        }
+    )
+    assert spec.onboarding.options("step.verify").blocking is False
+    assert spec.dashboard.options("alerts").budget_ms == 50
+    with pytest.raises(ConfigError, match=r"unknown check onboarding.checks.step.verfy"):
+        load_spec(inline={"onboarding": {"checks": {"step.verfy": {"enabled": False}}}})

@@ -1,0 +1,266 @@
+"""A local Prefect server that outlives one command: ``smoke server start|stop|status``.
+
+Prefect's own ``prefect server start --background`` pipes the server's output to the
+command that started it, so the server dies when that command exits. This starts
+``prefect server start`` detached instead: a session of its own, output to a log file
+and its pid and port in a state file under the Prefect home, then waits on
+``/api/health``. Loopback only. While it runs and ``PREFECT_API_URL`` is not set,
+``smoke gate|demo|journey|history`` use it, so runs skip Prefect's start and are kept
+for ``smoke history`` and the UI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cli.startup import StartUps, wait_until
+from smoke.config import start_timeout_s
+from smoke.errors import ConfigError, SmokeSystemError
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+STATE_FILE = "smoke-server.json"
+LOG_FILE = "smoke-server.log"
+STOP_TIMEOUT_S = 20.0
+
+
+def prefect_home() -> Path:
+    """The Prefect home this process uses (PREFECT_HOME, else ~/.prefect)."""
+    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """A Prefect server this project started: its process and where it listens."""
+
+    pid: int
+    port: int
+    home: Path
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.ui_url}/api"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / LOG_FILE
+
+    def alive(self) -> bool:
+        """The recorded process still runs and is a Prefect server (not a reused pid)."""
+        _reap(self.pid)
+        try:
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return b"server" in cmdline and any(b"prefect" in part for part in cmdline)
+
+    def healthy(self, timeout_s: float = 5.0) -> bool:
+        """``/api/health`` answers 200."""
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/health", timeout=timeout_s) as reply:
+                return bool(reply.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
+
+
+def recorded_server(home: Path | None = None) -> LocalServer | None:
+    """The server recorded in the Prefect home's state file, if its process still runs."""
+    home = home or prefect_home()
+    try:
+        state = json.loads((home / STATE_FILE).read_text())
+        server = LocalServer(pid=int(state["pid"]), port=int(state["port"]), home=home)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return server if server.alive() else None
+
+
+def spawn(port: int | None = None, *, say: Callable[[str], None] = print) -> LocalServer:
+    """Start ``prefect server start`` detached and record it; it answers a little later."""
+    home = prefect_home()
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port())
+    if not _port_free(port):
+        raise ConfigError(
+            f"Port {port} on {HOST} is taken by another program. "
+            "Pick another with --port, or leave it out to get a free one."
+        )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env |= {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # Its UI asks this address for the API; by default it would ask port 4200.
+        "PREFECT_UI_API_URL": f"http://{HOST}:{port}/api",
+    }
+    with open(home / LOG_FILE, "ab") as log:
+        process = subprocess.Popen(
+            [_prefect(), "server", "start", "--host", HOST, "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=home,
+            start_new_session=True,
+        )
+    server = LocalServer(pid=process.pid, port=port, home=home)
+    (home / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
+    say(f"Starting a local Prefect server on {server.ui_url} (log {server.log_path})")
+    return server
+
+
+def waiting_label(home: Path | None = None) -> str:
+    """What a wait for the server is called in the progress line."""
+    if recorded_server(home) is None and not ((home or prefect_home()) / "prefect.db").exists():
+        return "Prefect's server (its first start migrates a new database)"
+    return "Prefect's server"
+
+
+def wait_ready(server: LocalServer) -> float:
+    """Wait until ``server`` answers its health check; SmokeSystemError with its log if not."""
+
+    def failed() -> str | None:
+        if not server.alive():
+            return f"Prefect's server exited while starting. Last lines of {server.log_path}:\n{_tail(server.log_path)}"
+        return None
+
+    try:
+        return wait_until(
+            server.healthy, what="Prefect's server", timeout_s=start_timeout_s(), failed=failed
+        )
+    except (RuntimeError, TimeoutError) as e:
+        raise SmokeSystemError(f"{e}\nIts log: {server.log_path}") from None
+
+
+def stop_server(server: LocalServer) -> bool:
+    """Stop ``server``'s process group (SIGTERM, then SIGKILL); True when it was running."""
+    if not server.alive():
+        _forget(server)
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while server.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if server.alive():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+    _forget(server)
+    return True
+
+
+def configured_api_url() -> str | None:
+    """PREFECT_API_URL from the environment or the active Prefect profile, if set."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or prefect_home() / "profiles.toml")
+    try:
+        profiles = tomllib.loads(path.expanduser().read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    value = profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+    return str(value) if value else None
+
+
+def cmd_start(port: int | None) -> int:
+    """``smoke server start``: start it unless it runs, wait until it answers."""
+    server = recorded_server()
+    if server is not None and port and port != server.port:
+        raise ConfigError(
+            f"A local Prefect server already runs on port {server.port} for PREFECT_HOME "
+            f"{server.home}; stop it first (`smoke server stop`) to use port {port}."
+        )
+    label = waiting_label()
+    if server is None:
+        server = spawn(port)
+    startups = StartUps()
+    try:
+        startups.result(startups.start(label, lambda: wait_ready(server)))
+    except BaseException:
+        stop_server(server)
+        raise
+    print(f"Prefect server running (pid {server.pid}), log {server.log_path}")
+    print(f"  UI:  {server.ui_url}")
+    print(f"  API: {server.api_url}  (smoke gate|demo|journey|history use it while it runs)")
+    print("  stop it with: smoke server stop")
+    return 0
+
+
+def cmd_stop() -> int:
+    """``smoke server stop``."""
+    server = recorded_server()
+    if server is None or not stop_server(server):
+        print(f"No local Prefect server runs for PREFECT_HOME {prefect_home()}.")
+        return 0
+    print(f"Stopped the local Prefect server (pid {server.pid}, port {server.port}).")
+    return 0
+
+
+def cmd_status() -> int:
+    """``smoke server status``: 0 when it runs and answers, 1 otherwise."""
+    server = recorded_server()
+    if server is None:
+        print(f"No local Prefect server runs for PREFECT_HOME {prefect_home()}.")
+        print("  start one with: smoke server start")
+        return 1
+    state = "answering" if server.healthy() else "not answering yet"
+    print(f"Prefect server running (pid {server.pid}), {state}, log {server.log_path}")
+    print(f"  UI:  {server.ui_url}")
+    print(f"  API: {server.api_url}")
+    return 0 if state == "answering" else 1
+
+
+def _prefect() -> str:
+    beside = Path(sys.executable).with_name("prefect")
+    return str(beside) if beside.exists() else "prefect"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _reap(pid: int) -> None:
+    """Collect ``pid`` if it is an exited child of this process (else it reads as alive)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _forget(server: LocalServer) -> None:
+    with contextlib.suppress(OSError):
+        state = json.loads((server.home / STATE_FILE).read_text())
+        if int(state.get("pid", -1)) == server.pid:
+            (server.home / STATE_FILE).unlink()
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

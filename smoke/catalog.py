@@ -1,0 +1,123 @@
+"""Every check the suite has, declared once: journey, name, what it proves, whether it writes.
+
+Contract ``checks:`` keys and the journeys' ``@check`` tasks are validated against
+this catalogue, so a misspelt check name is an error that suggests the closest one,
+never a switch that silently does nothing. Two journeys name checks after their
+contract: onboarding has ``step.<name>`` per step, the dashboard one check per endpoint.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+Per = Literal["step", "endpoint"]
+
+
+@dataclass(frozen=True)
+class CheckDef:
+    """One check: where it belongs and what its name promises."""
+
+    journey: str
+    name: str
+    promise: str
+    writes: bool = False
+    # Checks named after the contract: one per onboarding step or dashboard endpoint.
+    per: Per | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.journey}.{self.name}"
+
+
+CATALOG: tuple[CheckDef, ...] = (
+    CheckDef("preflight", "health", "the health endpoint answers and says healthy"),
+    CheckDef("preflight", "version", "the deployed version is the one being released"),
+    CheckDef("preflight", "stripe_test_mode", "the target reports Stripe test mode"),
+    CheckDef(
+        "preflight", "e2e_token_required", "the e2e endpoints refuse callers without the token"
+    ),
+    CheckDef("auth", "anonymous_refused", "protected routes refuse callers without credentials"),
+    CheckDef(
+        "auth", "bad_token_refused", "protected routes refuse a token with a forged signature"
+    ),
+    CheckDef("auth", "password_login", "the test identity gets a token through the login request"),
+    CheckDef(
+        "auth", "me_identity", "the session reaches the identity endpoint as the test identity"
+    ),
+    CheckDef("auth", "tenant_isolation", "the test identity cannot read another tenant's resource"),
+    CheckDef("auth", "browser_login", "a person signs in through the identity provider and back"),
+    CheckDef("auth", "forged_state_rejected", "a callback with a forged state is refused"),
+    CheckDef("auth", "passkey_login", "a passkey registers and signs in", writes=True),
+    CheckDef(
+        "onboarding", "cleanup_before", "the test identity's earlier data is gone", writes=True
+    ),
+    CheckDef(
+        "onboarding",
+        "step",
+        "each step answers its contract and feeds the next",
+        writes=True,
+        per="step",
+    ),
+    CheckDef("onboarding", "preview_matches", "the preview shows what was submitted", writes=True),
+    CheckDef("onboarding", "welcome_email", "the welcome email reaches the new user", writes=True),
+    CheckDef("billing", "test_mode_interlock", "Stripe is in test mode before anything is paid"),
+    CheckDef(
+        "billing", "cleanup_before", "no subscription is left from an earlier run", writes=True
+    ),
+    CheckDef(
+        "billing", "cancel_returns_unchanged", "cancelling checkout changes nothing", writes=True
+    ),
+    CheckDef(
+        "billing",
+        "declined_card",
+        "a declined card gives an error and no subscription",
+        writes=True,
+    ),
+    CheckDef("billing", "checkout_success", "checkout with a test card succeeds", writes=True),
+    CheckDef(
+        "billing", "subscription_active", "the webhook activates the subscription", writes=True
+    ),
+    CheckDef("billing", "unsigned_webhook_rejected", "an unsigned webhook is refused", writes=True),
+    CheckDef(
+        "billing", "subscription_cancelled", "the test subscription is cancelled", writes=True
+    ),
+    CheckDef(
+        "dashboard",
+        "endpoint",
+        "the endpoint answers its contract, within budget, non-empty",
+        per="endpoint",
+    ),
+    CheckDef("dashboard", "ui", "the page renders its key elements with no errors"),
+)
+
+
+def find(journey: str, name: str) -> CheckDef:
+    """The declared check ``journey.name``; KeyError when it is not in the catalogue."""
+    for check in CATALOG:
+        if check.journey == journey and check.name == name:
+            return check
+    raise KeyError(f"{journey}.{name}")
+
+
+def names_for(journey: str, steps: Iterable[str] = (), endpoints: Iterable[str] = ()) -> list[str]:
+    """The check names a journey has with this contract's steps and endpoints."""
+    names: list[str] = []
+    for check in CATALOG:
+        if check.journey != journey:
+            continue
+        if check.per == "step":
+            names += [f"step.{s}" for s in steps]
+        elif check.per == "endpoint":
+            names += list(endpoints)
+        else:
+            names.append(check.name)
+    return names
+
+
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate ``word`` was most likely meant to be, if any is close."""
+    found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None

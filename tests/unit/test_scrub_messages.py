@@ -106,7 +106,12 @@ def test_scrubbing_leaves_a_project_message_as_it_was(where: str, text: str) -> 
 
 @pytest.mark.parametrize(
     "sample",
-    [pass_result, lambda: fail_result(Path("/reports/run-1/evidence")), error_result, crashed_result],
+    [
+        pass_result,
+        lambda: fail_result(Path("/reports/run-1/evidence")),
+        error_result,
+        crashed_result,
+    ],
     ids=["pass", "fail", "error", "crashed"],
 )
 def test_scrubbing_leaves_the_rendered_reports_as_they_were(sample: object) -> None:

@@ -6,7 +6,9 @@ already recorded, which carries no result (results are not persisted). The gate 
 to read each journey's result from that state: it raised MissingResult, the gate left
 its shared browser while other journeys still had pages open (their checks then failed
 with ``TargetClosedError: Tracing.start``) and the run ended ERROR. This loses the
-answer of one journey's Completed update on purpose, as a busy server does.
+answer of one journey's Completed update on purpose, as a busy server does, in
+production mode, and also records the suite's API requests to prove that production
+mode writes nothing (the login is its one POST).
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ import pytest
 from smoke.results import Status, Verdict
 
 
-def lose_the_answer_of_completed_update(monkeypatch: pytest.MonkeyPatch, nth: int) -> list[str]:
-    """The ``nth`` Completed flow-run update reaches the server; its answer is lost once."""
+def lose_the_answer_of_completed_update(
+    monkeypatch: pytest.MonkeyPatch, nth: int, sent: list[str]
+) -> list[str]:
+    """The ``nth`` Completed flow-run update reaches the server; its answer is lost once.
+
+    Every other request made through httpx is appended to ``sent`` as ``METHOD URL``.
+    """
     real_send = httpx.AsyncClient.send
     seen: list[str] = []
     lost: list[str] = []
 
     async def send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> Any:
+        sent.append(f"{request.method} {request.url}")
         response = await real_send(self, request, **kwargs)
         url = str(request.url)
         if request.method == "POST" and "/flow_runs/" in url and url.endswith("/set_state"):
@@ -43,17 +51,29 @@ def lose_the_answer_of_completed_update(monkeypatch: pytest.MonkeyPatch, nth: in
     return lost
 
 
-def test_a_lost_state_answer_loses_no_journey(
-    monkeypatch: pytest.MonkeyPatch, run_gate: Any, sandbox_env: str
+def test_a_production_gate_loses_no_journey_to_a_lost_state_answer_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, run_gate: Any, sandbox_env: str, sandbox: Any
 ) -> None:
-    # Completed updates in order: preflight, onboarding (all its checks write: skipped
-    # at once in production mode), the dashboard, then the gate itself.
-    lost = lose_the_answer_of_completed_update(monkeypatch, nth=2)
+    # Completed updates come in this order: preflight, then onboarding and billing (in
+    # production mode their writing checks are skipped at once), auth, the dashboard,
+    # the gate. The second one's answer is lost.
+    sent: list[str] = []
+    lost = lose_the_answer_of_completed_update(monkeypatch, nth=2, sent=sent)
     monkeypatch.setenv("SMOKE_PRODUCTION", "true")
-    result = run_gate(sandbox_env, journeys=["onboarding", "dashboard"])
+    result = run_gate(sandbox_env)
     assert lost, "no Completed update was intercepted"
     assert result.verdict is Verdict.PASS, result.reasons
     statuses = {c.key: c.status for c in result.all_checks()}
-    assert statuses["dashboard.ui"] is Status.PASSED
-    assert statuses["onboarding.cleanup_before"] is Status.SKIPPED
+    assert {statuses[k] for k in ("auth.browser_login", "dashboard.ui", "dashboard.feed")} == {
+        Status.PASSED
+    }
     assert not [c for c in result.all_checks() if c.status is Status.ERROR]
+    # Production mode: the suite's API requests to the target only read, and sign in.
+    to_target = [r.split(" ", 1) for r in sent if r.split(" ", 1)[1].startswith(sandbox.base_url)]
+    assert len(to_target) > 20, sent
+    writes = [
+        f"{method} {url}"
+        for method, url in to_target
+        if method not in ("GET", "HEAD") and not url.startswith(f"{sandbox.base_url}/idp/token")
+    ]
+    assert writes == []

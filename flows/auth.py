@@ -14,7 +14,7 @@ from smoke.contracts import as_json
 from smoke.errors import PreconditionError
 from smoke.results import JourneyResult
 from smoke.spec import AuthSpec, Identity, field_value, render, request_placeholders
-from tasks.browser import add_virtual_authenticator, api_get, traced_page
+from tasks.browser import add_virtual_authenticator, api_get, require_own_page, traced_page
 from tasks.checks import (
     CheckFailed,
     CheckSkipped,
@@ -150,7 +150,7 @@ async def tenant_isolation(ctx: JourneyContext) -> Passed:
     )
 
 
-async def _fill_login_form(ctx: JourneyContext, page: object) -> None:
+async def _fill_login_form(ctx: JourneyContext, page: Page) -> None:
     spec = _spec(ctx).browser_login
     assert spec is not None
     config = ctx.config
@@ -158,9 +158,10 @@ async def _fill_login_form(ctx: JourneyContext, page: object) -> None:
         raise CheckSkipped(
             "no test password configured for the browser login", kind="configuration"
         )
-    await page.fill(spec.email_selector, config.test_email)  # type: ignore[attr-defined]
-    await page.fill(spec.password_selector, config.test_password.get_secret_value())  # type: ignore[attr-defined]
-    await page.click(spec.submit_selector)  # type: ignore[attr-defined]
+    require_own_page(ctx, page, "to type the test password")
+    await page.fill(spec.email_selector, config.test_email)
+    await page.fill(spec.password_selector, config.test_password.get_secret_value())
+    await page.click(spec.submit_selector)
 
 
 @check("browser_login")
@@ -332,9 +333,9 @@ async def passkey_login(ctx: JourneyContext) -> Passed:
     return Passed(expected=signed_in, actual=final)
 
 
-async def _wait_for_status(page: object, selector: str, wanted: str, doing: str) -> None:
+async def _wait_for_status(page: Page, selector: str, wanted: str, doing: str) -> None:
     """Wait until the status line shows ``wanted``; a line starting 'error' fails at once."""
-    locator = page.locator(selector)  # type: ignore[attr-defined]
+    locator = page.locator(selector)
     text = ""
     for _ in range(100):
         text = (await locator.inner_text()).strip()

@@ -10,6 +10,7 @@ from playwright.async_api import Error as PlaywrightError
 from prefect import flow
 
 from smoke.contracts import as_json
+from smoke.identities import check_cleanup
 from smoke.results import Evidence, JourneyResult
 from smoke.scrub import scrubber
 from smoke.spec import BillingSpec, Request
@@ -84,6 +85,7 @@ async def cleanup_before(ctx: JourneyContext) -> Passed:
     spec = _spec(ctx)
     if spec.cleanup is None:
         raise CheckSkipped("no cleanup request configured", kind="not_applicable")
+    check_cleanup("billing.cleanup", spec.cleanup, ctx.variables, ctx.config)
     reply = await send(ctx, spec.cleanup, auth="test")
     expect(reply, spec.cleanup, "cleanup")
     return Passed(

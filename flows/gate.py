@@ -180,19 +180,27 @@ def timed_out(journey: str, collected: list[CheckResult], deadline_s: float) -> 
 
 
 async def run_journey(name: str, environment: str, version: str | None = None) -> JourneyResult:
-    """Run one journey subflow; a crash becomes an error result, never a lost journey."""
-    state: Any
-    if name == PREFLIGHT:
-        state = await preflight(environment, version, return_state=True)
-    else:
-        state = await JOURNEY_FLOWS[name](environment, return_state=True)
-    outcome = await state.result(raise_on_failure=False)
+    """Run one journey subflow; a crash becomes an error result, never a lost journey.
+
+    The result is the subflow's return value, which Prefect's engine keeps in memory,
+    not its final state: that state can be the API's copy, without data (a state update
+    whose answer was lost is sent again, and the API answers the repeat with the state
+    it already recorded), and reading a result from it raises MissingResult.
+    """
+    outcome: Any
+    try:
+        if name == PREFLIGHT:
+            outcome = await preflight(environment, version)
+        else:
+            outcome = await JOURNEY_FLOWS[name](environment)
+    except Exception as e:
+        outcome = e
     if isinstance(outcome, JourneyResult):
         return outcome
     message = scrub(
         f"{type(outcome).__name__}: {outcome}"
         if isinstance(outcome, BaseException)
-        else str(state.message)
+        else f"the journey returned {type(outcome).__name__}, not a result"
     )
     return JourneyResult(
         name=name,
@@ -230,7 +238,9 @@ async def run_journeys(environment: str, names: list[str]) -> dict[str, JourneyR
         waiter.cancel()
     try:
         done = await asyncio.gather(*runs.values())
-    except asyncio.CancelledError:
+    except BaseException:
+        # Never leave a journey running behind the gate's back: the shared browser
+        # closes as soon as this returns, under any page still open.
         for task in runs.values():
             task.cancel()
         await asyncio.gather(*runs.values(), return_exceptions=True)

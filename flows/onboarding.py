@@ -10,6 +10,7 @@ from typing import Any
 from prefect import flow
 
 from smoke.contracts import as_json
+from smoke.identities import check_cleanup
 from smoke.results import Evidence, JourneyResult
 from smoke.scrub import scrubber
 from smoke.spec import OnboardingSpec, Step, render
@@ -42,6 +43,7 @@ async def cleanup_before(ctx: JourneyContext) -> Passed:
     spec = _spec(ctx)
     if spec.cleanup is None:
         raise CheckSkipped("no cleanup request configured", kind="not_applicable")
+    check_cleanup("onboarding.cleanup", spec.cleanup, ctx.variables, ctx.config)
     reply = await send(ctx, spec.cleanup)
     expect(reply, spec.cleanup, "cleanup")
     return Passed(expected="test data of the reserved identity removed", actual=reply.excerpt())

@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from smoke import identities, origins
 from smoke.errors import ConfigError, LiveStripeKeyError
 from smoke.scrub import scrubber
+from smoke.spec import load_spec
 
 # How every identity (test, other, admin) is signed in; see tasks/signin.py.
 AuthMethod = Literal["password", "basic", "api_key", "static_token", "cookie_session", "browser"]
@@ -136,6 +138,20 @@ class SmokeConfig(BaseModel):
     rollback_deployment: str | None = Field(
         default=None, description="Prefect deployment to run on a FAIL in gate mode."
     )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Origins besides base_url, api_url and stripe_api_base that contract URLs may "
+            "point at and credentials may go to, e.g. https://login.example.com"
+        ),
+    )
+    reserved_identities: list[str] = Field(
+        default_factory=lambda: list(identities.DEFAULT_RESERVED),
+        description=(
+            "Glob patterns of the test identities the suite may write and clean up as, "
+            "e.g. smoke+*@example.com (* is any run of characters but @)."
+        ),
+    )
 
     @field_validator("base_url", "api_url", "stripe_api_base", "slack_api_url")
     @classmethod
@@ -153,21 +169,30 @@ class SmokeConfig(BaseModel):
         return not self.production or self.allow_writes
 
     def secret_values(self) -> list[str]:
-        """Every secret value this configuration holds."""
+        """Every secret value this configuration holds, passwords inside URLs included."""
         out = []
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 out.append(value.get_secret_value())
+            elif isinstance(value, str) and urlsplit(value).password:
+                # A URL that carries a password is refused; until then it is a secret.
+                out.append(str(urlsplit(value).password))
         return out
 
     def validate_for_run(self, *, partial: bool = False) -> None:
         """Refuse what would make a run unsafe or meaningless; no network is touched.
 
+        Besides the settings themselves, the contract is loaded and checked: every
+        absolute URL in it stays within the environment's origins, and every write goes
+        out as a reserved test identity.
+
         ``partial``: only the values that are set (SMOKE_* overrides of a block that is
-        not loaded yet), not that the environment is complete.
+        not loaded yet), not that the environment is complete; the contract is checked
+        once the whole environment is known.
         """
         check_test_key(self.stripe_secret_key)
+        origins.check_url_settings(self)
         for field in ("base_url", "api_url", "stripe_api_base", "slack_api_url"):
             value = getattr(self, field)
             if value or (field == "base_url" and not partial):
@@ -184,6 +209,11 @@ class SmokeConfig(BaseModel):
                 "but has no static_token. "
                 "Set SMOKE_STATIC_TOKEN or the block's static_token."
             )
+        if partial:
+            return
+        spec = load_spec(self.contract_file, self.journeys or None)
+        origins.check_contract_origins(self, spec)
+        identities.check_identities(self, spec)
 
 
 def check_test_key(key: SecretStr | None) -> None:
@@ -214,7 +244,7 @@ def check_url(value: str | None, what: str, env_var: str) -> None:
             return
         problem = ""
     raise ConfigError(
-        f"The {what} is {value!r}, which is not an http(s) URL{problem}. "
+        f"The {what} is {origins.redact(value or '')!r}, which is not an http(s) URL{problem}. "
         f"Set it (or {env_var}) to something like https://staging.example.com"
     )
 

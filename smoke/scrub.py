@@ -18,28 +18,47 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 
+# Names whose value is a secret: `password=...`, `"access_token": "..."`, `client_secret: ...`.
+_KEY = r"(?:password|secret|token|api_key)"
+# A value runs to white space, a quote, `&`, `,` or `}`; an escaped quote (\") inside a
+# JSON string ends it too, so scrubbing a JSON file keeps it valid.
+_VALUE = r"(?:[^\s\"&,}\\]|\\(?!\"))+"
+_OPEN_QUOTE = r"(?:\\?\")"
+
+# Each pattern masks a value, never the words around it: prose such as "a bearer token"
+# or "without the token: anyone can seed" names a secret without holding one.
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + MASK),
+    # An Authorization header, whatever its scheme and however short its credential.
+    (
+        re.compile(r"(?i)(authorization\\?\"?\s*[:=]\s*\\?\"?\s*[A-Za-z]+\s+)[A-Za-z0-9._~+/=-]+"),
+        r"\1" + MASK,
+    ),
+    # `Bearer <credential>` as HTTP spells it; lower-case "bearer" only before a value
+    # shaped like a token (a digit or punctuation in it), not before a word.
+    (re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + MASK),
+    (
+        re.compile(r"(?i)(\bbearer\s+)(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{6,}"),
+        r"\1" + MASK,
+    ),
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
     (re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9]+"), MASK),
     (re.compile(r"\bwhsec_[A-Za-z0-9]+"), MASK),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+"), MASK),
     (re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+"), MASK),
-    # A value may sit in quotes, or in escaped quotes (\") inside a JSON string; the
-    # escape is never part of the masked value, so scrubbing a JSON file keeps it valid.
     (
         re.compile(
             r"(?i)((?:session|oauth_state|passkey_challenge)=(?:\\?\")?)(?:[^;\s\"',\\]|\\(?!\"))+"
         ),
         r"\1" + MASK,
     ),
-    (
-        re.compile(
-            r"(?i)(\\?\"?(?:password|secret|token|api_key)\\?\"?\s*[:=]\s*(?:\\?\")?)"
-            r"(?:[^\s\"&,}\\]|\\(?!\"))+"
-        ),
-        r"\1" + MASK,
-    ),
+    # A quoted name (JSON, a Python repr): `"password": "..."`.
+    (re.compile(rf"(?i)({_KEY}\\?\"\s*:\s*{_OPEN_QUOTE}?){_VALUE}"), r"\1" + MASK),
+    # An assignment (a form body, a query string, a .env line): `password=...`.
+    (re.compile(rf"(?i)({_KEY}\s*=\s*{_OPEN_QUOTE}?){_VALUE}"), r"\1" + MASK),
+    # A name and a colon (YAML, a log line): a quoted value always; an unquoted one only
+    # when it is shaped like a secret (six characters or more, a digit among them).
+    (re.compile(rf"(?i)({_KEY}\s*:\s*{_OPEN_QUOTE}){_VALUE}"), r"\1" + MASK),
+    (re.compile(rf"(?i)({_KEY}\s*:\s*)(?=[^\s\"&,}}\\]*\d)[^\s\"&,}}\\]{{6,}}"), r"\1" + MASK),
 ]
 
 # Card numbers: 13-19 digits, optionally grouped by single spaces, that pass the Luhn

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from smoke import origins
 from smoke.browser import launch_options
+from smoke.errors import ConfigError
 from smoke.results import Evidence
 from smoke.retry import (
     REQUEST_BACKOFF_S,
@@ -272,10 +274,34 @@ def _path(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+def require_own_page(ctx: JourneyContext, page: Page, what: str) -> None:
+    """Refuse to type a credential into a page outside the environment's origins.
+
+    A browser follows redirects wherever they lead; a login form that ends up on
+    another origin (not listed in allowed_origins) never gets the test password.
+    """
+    allowed = origins.allowed_origins(ctx.config)
+    if not origins.may_send_credentials(page.url, allowed):
+        where = origins.redact(page.url).split("?")[0]
+        raise ConfigError(
+            f"Refusing {what}: the page is at {where}, which is not one of environment "
+            f"{ctx.config.name!r}'s origins ({', '.join(sorted(allowed))}). If that origin "
+            f"is the product's own sign-in, list it in {origins.ALLOWED_ORIGINS_SETTING}."
+        )
+
+
 async def api_get(page: Page, path: str) -> tuple[int, Any]:
-    """GET ``path`` with the page's cookies; repeats a transient answer like ``tasks.http``."""
+    """GET ``path`` with the page's cookies; repeats a transient answer like ``tasks.http``.
+
+    ``path`` is relative to the base URL, and a redirect is answered, not followed: the
+    page's cookies go to the environment only.
+    """
+    if origins.is_absolute(path):
+        raise ConfigError(
+            f"api_get takes a path relative to base_url, not {origins.redact(path)!r}"
+        )
     for attempt in range(REQUEST_RETRIES + 1):
-        response = await page.request.get(path)
+        response = await page.request.get(path, max_redirects=0)
         if attempt == REQUEST_RETRIES or not repeat_request("GET", response.status):
             break
         note_recovered(f"GET {path} -> {response.status}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from smoke import origins
 from smoke.contracts import describe, excerpt, validate
 from smoke.errors import ConfigError
 from smoke.results import Evidence
@@ -135,7 +136,9 @@ async def exchange(
     creds: Credentials | None,
 ) -> Reply:
     """Put one prepared request on the wire (repeated at once on a transient answer)."""
-    # The one place where the final URL and every header are known.
+    # The one place where the final URL and every header are known: nothing leaves for
+    # an origin the environment does not name.
+    require_own_origin(ctx, prepared.method, prepared.path)
     send_headers = prepared.headers | (creds.headers if creds is not None else {})
     kwargs: dict[str, Any] = {"headers": send_headers}
     if prepared.params:
@@ -178,6 +181,23 @@ async def exchange(
             actual=f"status {response.status_code}",
         )
     return reply
+
+
+def require_own_origin(ctx: JourneyContext, method: str, path: str) -> None:
+    """Refuse a request to anywhere but the environment's origins, before it is sent.
+
+    The contract was checked before the run; this catches a placeholder that only
+    became an absolute URL at run time. Tokens, passwords, cookies and the e2e token
+    ride on these requests, so none of them can reach another origin.
+    """
+    url = origins.resolve(str(ctx.http.base_url), path)
+    allowed = origins.allowed_origins(ctx.config)
+    if not origins.may_send_credentials(url, allowed):
+        raise ConfigError(
+            f"Refusing to send {method} {origins.redact(url).split('?')[0]}: it is not one of "
+            f"environment {ctx.config.name!r}'s origins ({', '.join(sorted(allowed))}). "
+            f"Fix the contract, or list a trusted origin in {origins.ALLOWED_ORIGINS_SETTING}."
+        )
 
 
 def e2e_token(ctx: JourneyContext, path: str) -> str:

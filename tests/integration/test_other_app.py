@@ -10,6 +10,7 @@ fault it fails naming exactly the check that caught it.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,8 @@ ENV_EXAMPLE = ROOT / "docs" / "examples" / "tasklog.env"
 ENVIRONMENT = "tasklog"
 VERSION = "2.4.0"
 ONBOARDING_EMAIL = "smoke+onboarding@tasklog.example.com"
+# As docs/examples/tasklog.env sets SMOKE_RESERVED_IDENTITIES.
+RESERVED = ["smoke+*@tasklog.example.com"]
 
 PASSED, SKIPPED = Status.PASSED, Status.SKIPPED
 # Every check the healthy gate reports for Tasklog, and nothing else.
@@ -91,6 +94,7 @@ def test_the_tasklog_env_example_names_only_real_settings() -> None:
         "SMOKE_CONTRACT_FILE",
     } <= set(settings)
     assert (ROOT / settings["SMOKE_CONTRACT_FILE"]).resolve() == CONTRACT
+    assert json.loads(settings["SMOKE_RESERVED_IDENTITIES"]) == RESERVED
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +113,7 @@ def tasklog(prefect: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 other_password=SecretStr(app.other_user.password),
                 e2e_token=SecretStr(app.e2e_token),
                 contract_file=str(CONTRACT),
+                reserved_identities=RESERVED,
             )
         )
         try:

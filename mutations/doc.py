@@ -6,6 +6,7 @@ import statistics
 from collections.abc import Sequence
 
 from mutations.outcome import Outcome, Result
+from mutations.target import RELEASE_VERSION
 
 HEADING = "## Mutation catalogue"
 BEGIN = "<!-- mutations:begin -->"
@@ -69,8 +70,10 @@ def render_section(
         BEGIN,
         f"Measured {date} on this 2-core machine with `{COMMAND}` (`{EXPANDED}`). Each "
         "mutation is one exact edit of a sandbox file (`mutations/catalogue.py`), applied "
-        "alone to a copy of the repository; `smoke demo` then runs the whole gate against "
-        "the mutated sandbox through one real Prefect server. *Caught* means verdict FAIL "
+        "alone to a copy of the repository; the copy's sandbox starts and `smoke gate` runs "
+        "the whole gate against it "
+        f"(`--version {RELEASE_VERSION}`), every run through one real Prefect "
+        "server. *Caught* means verdict FAIL "
         "with a failed check in the mutation's own journey; the unmutated copy must PASS "
         "first. None of these is one of the sandbox's named faults.",
         "",

@@ -8,8 +8,6 @@ from enum import StrEnum
 from mutations.catalogue import Mutation
 from smoke.results import GateResult, Verdict
 
-SANDBOX_DID_NOT_START = "The local sandbox did not start"
-
 
 class Result(StrEnum):
     """The verdict on a mutation."""
@@ -61,10 +59,6 @@ def judge(
     seconds: float = 0.0,
 ) -> Outcome:
     """Classify one run: ``result`` is the JSON result (None when none was written)."""
-    if SANDBOX_DID_NOT_START in output:
-        why = next(line for line in output.splitlines() if SANDBOX_DID_NOT_START in line)
-        note = f"{why.strip()} / {_last_lines(output)}"
-        return Outcome(mutation, Result.BROKE_SANDBOX, note=note, seconds=seconds)
     if result is None or result.verdict is Verdict.ERROR:
         reasons = "; ".join(result.reasons) if result else f"exit {exit_code}, no JSON result"
         return Outcome(mutation, Result.ERROR, note=reasons or _last_lines(output), seconds=seconds)

@@ -1,9 +1,9 @@
 """``python -m mutations.run [--only ID ...] [--write-doc]``: every mutation through the gate.
 
 The repository (without .venv and .git) is copied to a temporary folder; each mutation
-is applied alone to that copy and ``smoke demo`` runs against it with ``PYTHONPATH``
-pointing at the copy, so the CLI and the sandbox subprocess it starts both import the
-mutated code. One real Prefect server serves every run. The unmutated copy runs first
+is applied alone to that copy, the copy's sandbox is started (``mutations/target.py``)
+and ``smoke gate`` runs against it, both with ``PYTHONPATH`` pointing at the copy, so
+they import the copy's code. One real Prefect server serves every run. The unmutated copy runs first
 and must PASS. Exit 0 when every visible mutation is caught by its own journey, 1 when
 one is not, 2 when the run itself is unusable (stale catalogue, failed control, a
 mutation that stops the sandbox from starting).
@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,22 +27,15 @@ from pathlib import Path
 from mutations.catalogue import CATALOGUE, Mutation, by_id
 from mutations.doc import render_section, replace_section
 from mutations.outcome import Outcome, Result, judge
+from mutations.target import ENVIRONMENT, RELEASE_VERSION, TargetDidNotStart, start_target
 from smoke.results import GateResult, Verdict
 from tests.support.prefect_server import SMOKE, PrefectServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "RELIABILITY.md"
-# A version other than the sandbox's default, so a hard-coded version cannot pass.
-RELEASE_VERSION = "2.7.1"
 # The gate's own deadline is 120 s; this only stops a run that hangs past it.
 RUN_TIMEOUT_S = 900
 NICENESS = 10
-# The sandbox gives itself 5 s to become ready; on a loaded shared machine at nice 10 it
-# took 6-10 s (load average 11 on 2 cores). Such a start is tried again after a pause;
-# a sandbox that never starts is a bad mutation.
-SLOW_START = "was not ready within"
-START_ATTEMPTS = 5
-START_PAUSE_S = 15.0
 _NOT_COPIED = shutil.ignore_patterns(
     ".venv", ".git", "__pycache__", "smoke-report", ".mypy_cache", ".ruff_cache", ".pytest_cache"
 )
@@ -69,37 +63,29 @@ def check_imports_from(copy: Path, env: dict[str, str]) -> None:
 
 
 def run_gate(copy: Path, env: dict[str, str], folder: Path) -> tuple[int, GateResult | None, str]:
-    """``smoke demo`` against the sandbox in ``copy``; a start cut short by load is retried."""
-    for attempt in range(1, START_ATTEMPTS + 1):
-        code, result, output = _run_gate_once(copy, env, folder / f"attempt-{attempt}")
-        if SLOW_START not in output:
-            break
-        say(f"  (the sandbox was slow to start, attempt {attempt} of {START_ATTEMPTS})")
-        if attempt < START_ATTEMPTS:
-            time.sleep(START_PAUSE_S * attempt)
-    return code, result, output
+    """The copy's sandbox, and ``smoke gate`` against it: exit code, JSON result, output.
 
-
-def _run_gate_once(
-    copy: Path, env: dict[str, str], folder: Path
-) -> tuple[int, GateResult | None, str]:
-    """``smoke demo`` against the sandbox in ``copy``: exit code, JSON result, output."""
+    Raises TargetDidNotStart when the sandbox does not come up.
+    """
     folder.mkdir(parents=True)
-    json_path = folder / "result.json"
-    args = ["demo", "--version", RELEASE_VERSION, "--json", str(json_path)]
-    args += ["--report-dir", str(folder / "report")]
+    target = start_target(copy, env, RELEASE_VERSION, folder / "sandbox.log")
     try:
-        proc = subprocess.run(
-            [SMOKE, *args],
-            env=env,
-            cwd=copy,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired as e:
-        output = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        return -1, None, output + f"\n(no verdict within {RUN_TIMEOUT_S} s)"
+        json_path = folder / "result.json"
+        args = ["gate", "--env", ENVIRONMENT, "--version", RELEASE_VERSION]
+        args += ["--json", str(json_path), "--report-dir", str(folder / "report")]
+        try:
+            proc = subprocess.run(
+                [SMOKE, *args],
+                env=env | target.smoke_env(),
+                cwd=copy,
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired:
+            return -1, None, f"no verdict within {RUN_TIMEOUT_S} s"
+    finally:
+        target.stop()
     result = None
     if json_path.exists():
         result = GateResult.from_json_dict(json.loads(json_path.read_text()))
@@ -125,6 +111,10 @@ def run_mutation(mutation: Mutation, copy: Path, env: dict[str, str], folder: Pa
     write_source(target, mutation.mutated_source(copy))
     try:
         code, result, output = run_gate(copy, env, folder)
+    except TargetDidNotStart as e:
+        return Outcome(
+            mutation, Result.BROKE_SANDBOX, note=str(e), seconds=time.monotonic() - started
+        )
     finally:
         write_source(target, original)
     return judge(mutation, code, result, output, seconds=time.monotonic() - started)
@@ -177,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     lower_priority()
+    # SIGTERM ends the run like Ctrl-C: the Prefect server and the sandbox stop with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="smoke-mutations-"))
     started = time.monotonic()
     server = PrefectServer(work / "prefect")
@@ -190,7 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"Prefect server at {server.api_url} after {time.monotonic() - started:.0f} s")
 
         control_started = time.monotonic()
-        code, result, output = run_gate(copy, env, work / "control")
+        try:
+            code, result, output = run_gate(copy, env, work / "control")
+        except TargetDidNotStart as e:
+            code, result, output = -1, None, f"the unmutated sandbox did not start: {e}"
         control_s = time.monotonic() - control_started
         if result is None or result.verdict is not Verdict.PASS:
             say(f"The unmutated copy did not PASS (exit {code}): nothing can be judged.")

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: help install demo test test-fast lint lint-actions typecheck all deploy bench soak clean contract-schema
+.PHONY: help install demo test test-fast lint lint-actions typecheck all deploy bench soak mutations clean contract-schema
 
 help:
 	@echo "make install    uv, the locked environment and a Chromium"
@@ -11,6 +11,7 @@ help:
 	@echo "make test       the whole suite (unit, sandbox, integration, end-to-end)"
 	@echo "make lint       ruff and actionlint;  make typecheck: mypy;  make all: lint, typecheck, test"
 	@echo "make bench      benchmarks (docs/PERFORMANCE.md);  make soak: reliability (docs/RELIABILITY.md)"
+	@echo "make mutations  every sandbox mutation through the gate (docs/RELIABILITY.md)"
 
 # uv comes from pip when missing; `python3 -m uv` works whatever PATH says. Bytecode is
 # compiled at install, so the first run does not spend seconds compiling Prefect.
@@ -64,6 +65,9 @@ bench: install
 
 soak: install
 	.venv/bin/python -m pytest tests/reliability -s
+
+mutations: install
+	.venv/bin/python -m mutations.run --write-doc
 
 all: lint typecheck test
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import Field
 
-from blocks.resolve import resolve_environment, suite_spec
+from blocks.resolve import carried, resolve_environment, suite_spec
 from flows.auth import auth
 from flows.billing import billing
 from flows.dashboard import dashboard
@@ -20,6 +21,7 @@ from flows.onboarding import onboarding
 from flows.preflight import preflight
 from smoke.config import SmokeConfig
 from smoke.errors import ConfigError, SmokeError
+from smoke.report import progress_line
 from smoke.results import CheckResult, GateResult, JourneyResult, Status, Verdict
 from smoke.scrub import scrub
 from smoke.spec import JOURNEYS, PREFLIGHT, SuiteSpec
@@ -86,10 +88,14 @@ async def release_gate(
     # Monitor runs never queue: if the previous one still runs, this one is dropped.
     wait_s = MONITOR_WAIT_S if mode == "monitor" else float(deadline_s)
     try:
+        # Resolved and checked once for the whole run; the journeys are handed this.
         config = await resolve_environment(environment)
         suite = suite_spec(config)
-        async with environment_slot(environment, wait_s):
-            results = await run_until_deadline(environment, version, selected, suite, deadline_s)
+        with carried(environment, config, suite):
+            async with environment_slot(environment, wait_s):
+                results = await run_until_deadline(
+                    environment, version, selected, suite, deadline_s
+                )
     except SmokeError as e:
         result.error_kind = "config" if isinstance(e, ConfigError) else "system"
         result.reasons = [scrub(str(e))]
@@ -132,6 +138,10 @@ async def finish(result: GateResult, config: SmokeConfig | None = None) -> State
     if config is not None and wants_rollback(result, config):
         await request_rollback(result, config)
     summary = f"{result.verdict.value}: {result.environment} {result.version or ''}".strip()
+    verdict_line = f"verdict {summary}" + (f": {result.reasons[0]}" if result.reasons else "")
+    logger.log(
+        logging.INFO if result.verdict is Verdict.PASS else logging.ERROR, scrub(verdict_line)
+    )
     if result.verdict is Verdict.PASS:
         return Completed(message=summary, data=result)
     first = result.reasons[0] if result.reasons else "see the report"
@@ -141,8 +151,16 @@ async def finish(result: GateResult, config: SmokeConfig | None = None) -> State
 async def run_until_deadline(
     environment: str, version: str | None, selected: list[str], suite: SuiteSpec, deadline_s: float
 ) -> list[JourneyResult]:
-    """Preflight and journeys; past the deadline, unfinished journeys become errors."""
-    with progress.collecting() as collected:
+    """Preflight and journeys; past the deadline, unfinished journeys become errors.
+
+    Every check that finishes is logged on the gate's own run too, at its level.
+    """
+    logger = get_run_logger()
+
+    def log_on_gate(check: CheckResult) -> None:
+        logger.log(progress.level_of(check), progress_line(check).strip())
+
+    with progress.collecting(log_on_gate) as collected:
         finished: dict[str, JourneyResult] = {}
         try:
             async with asyncio.timeout(deadline_s):

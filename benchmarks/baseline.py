@@ -23,7 +23,8 @@ async def call_directly(check_task: Any, *args: Any, **kwargs: Any) -> tuple[obj
     delays = backoff_delays()
     for attempt in range(RETRIES + 1):
         try:
-            return await check_task.fn(*args, **kwargs), None
+            state = await check_task.fn(*args, **kwargs)
+            return state.data, None
         except Exception as e:
             if not is_transient(e) or attempt == RETRIES:
                 return e, str(e)
@@ -38,9 +39,11 @@ async def baseline_gate(
     checks.task_runner = call_directly
     try:
         started = time.perf_counter()
-        first = await preflight.fn(environment, version)
+        first = (await preflight.fn(environment, version)).data
         async with browser.shared_browser():
-            rest = await asyncio.gather(*(flow.fn(environment) for flow in JOURNEY_FLOWS.values()))
-        return time.perf_counter() - started, [first, *rest]
+            states = await asyncio.gather(
+                *(flow.fn(environment) for flow in JOURNEY_FLOWS.values())
+            )
+        return time.perf_counter() - started, [first, *(state.data for state in states)]
     finally:
         checks.task_runner = checks.run_as_prefect_task

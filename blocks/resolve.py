@@ -8,6 +8,9 @@ exists; else SMOKE_* variables. SMOKE_* variables override any of them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from prefect.exceptions import ObjectNotFound
@@ -112,6 +115,32 @@ async def notification_sources(name: str) -> tuple[SmokeConfig, SlackTarget | No
     secrets = (target.bot_token, target.webhook_url)
     scrubber.register(*(s.get_secret_value() for s in secrets if s is not None))
     return config, target
+
+
+# Environments a gate resolved once for its whole run, carried to its journeys.
+_carried: ContextVar[dict[str, tuple[SmokeConfig, SuiteSpec]] | None] = ContextVar(
+    "smoke_resolved", default=None
+)
+
+
+@contextmanager
+def carried(environment: str, config: SmokeConfig, suite: SuiteSpec) -> Iterator[None]:
+    """Within the block (and the subflows it starts), ``environment`` means this."""
+    current = _carried.get() or {}
+    token = _carried.set({**current, environment: (config, suite)})
+    try:
+        yield
+    finally:
+        _carried.reset(token)
+
+
+async def resolved(environment: str) -> tuple[SmokeConfig, SuiteSpec]:
+    """The configuration and contract of ``environment``: carried by the gate, else resolved."""
+    found = (_carried.get() or {}).get(environment)
+    if found is not None:
+        return found
+    config = await resolve_environment(environment)
+    return config, suite_spec(config)
 
 
 def suite_spec(config: SmokeConfig) -> SuiteSpec:

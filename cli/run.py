@@ -31,10 +31,10 @@ from smoke import github
 from smoke.config import SANDBOX, SmokeConfig
 from smoke.errors import ConfigError, Interrupted, SmokeSystemError
 from smoke.report import progress_line, render_summary, write_outputs
-from smoke.results import CheckResult, GateResult, JourneyResult, Verdict
+from smoke.results import CheckResult, GateResult, JourneyResult
 from smoke.scrub import scrub
 from smoke.spec import JOURNEYS, PREFLIGHT
-from smoke.verdict import decide
+from smoke.verdict import journey_verdict
 
 DEFAULT_REPORT_DIR = Path("smoke-report")
 # Beyond the gate's own deadline: the flow's own start and the final recording. Prefect's
@@ -121,17 +121,7 @@ def run_single_journey(
         outcome = run_flow(lambda: JOURNEY_FLOWS[name](environment, return_state=True), 600)
     duration = time.perf_counter() - started
     if isinstance(outcome, JourneyResult):
-        decision = decide(outcome.checks)
-        result = GateResult(
-            verdict=decision.verdict,
-            environment=environment,
-            mode="journey",
-            duration_s=duration,
-            reasons=decision.reasons,
-            warnings=decision.warnings,
-            error_kind="system" if decision.verdict is Verdict.ERROR else None,
-            journeys=[outcome],
-        )
+        result = journey_verdict(outcome, environment, duration)
     else:
         result = GateResult.errored(environment, None, "journey", outcome)
         result.duration_s = duration

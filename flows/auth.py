@@ -9,26 +9,23 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response, Route
 from prefect import flow
+from prefect.states import State
 
 from smoke.contracts import as_json
 from smoke.errors import PreconditionError
+from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.results import JourneyResult
 from smoke.spec import AuthSpec, Identity, field_value, render, request_placeholders
 from tasks.browser import add_virtual_authenticator, api_get, require_own_page, traced_page
-from tasks.checks import (
-    CheckFailed,
-    CheckSkipped,
-    Passed,
-    check,
-    journey_result,
-    run_check,
-)
+from tasks.checks import journey_checks, journey_outcome, run_check
 from tasks.context import JourneyContext, open_journey
 from tasks.http import expect, field_of, send, session_token
 from tasks.sequences import journey_frame
 from tasks.signin import WHO_WORDS, sign_in
 
 JOURNEY = "auth"
+check = journey_checks(JOURNEY)
+Ctx = JourneyContext[AuthSpec]
 CHECKS = [
     "password_login",
     "me_identity",
@@ -39,13 +36,8 @@ CHECKS = [
 ]
 
 
-def _spec(ctx: JourneyContext) -> AuthSpec:
-    assert isinstance(ctx.spec, AuthSpec)
-    return ctx.spec
-
-
 @check("password_login")
-async def password_login(ctx: JourneyContext) -> Passed:
+async def password_login(ctx: Ctx) -> Passed:
     """Invariant: the test identity signs in by the configured login (the OAuth2 password
     form post, or the cookie-session form with its CSRF token) and gets a credential.
 
@@ -76,10 +68,10 @@ async def password_login(ctx: JourneyContext) -> Passed:
 
 
 @check("me_identity")
-async def me_identity(ctx: JourneyContext) -> Passed:
+async def me_identity(ctx: Ctx) -> Passed:
     """Invariant: the test identity's credential reaches the identity endpoint (2xx, its
     contract) and the endpoint says it is the test identity, not someone else."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     reply = await send(ctx, spec.me, auth="test")
     expect(reply, spec.me, "identity")
     who = field_of(reply, spec.identity_field, "identity")
@@ -96,16 +88,16 @@ async def me_identity(ctx: JourneyContext) -> Passed:
     return Passed(expected=f"signed in as {wanted}", actual=f"{spec.identity_field} = {who}")
 
 
-async def _tenant_of(ctx: JourneyContext, who: Identity) -> str:
+async def _tenant_of(ctx: Ctx, who: Identity) -> str:
     """The tenant of ``who`` as the identity endpoint reports it."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     reply = await send(ctx, spec.me, auth=who)
     expect(reply, spec.me, f"{WHO_WORDS[who]}'s identity")
     return str(field_of(reply, spec.tenant_field, f"{WHO_WORDS[who]}'s identity"))
 
 
 @check("tenant_isolation")
-async def tenant_isolation(ctx: JourneyContext) -> Passed:
+async def tenant_isolation(ctx: Ctx) -> Passed:
     """Invariant: another tenant's resource exists and its owner can read it, and the test
     identity cannot (it gets one of the refusal statuses). With ``own_tenant`` also: the
     test identity reads its own tenant, so the endpoint does not simply refuse everyone.
@@ -113,7 +105,7 @@ async def tenant_isolation(ctx: JourneyContext) -> Passed:
     Without the other identity's credentials the resource cannot be proven to exist, and
     the check is skipped: a refusal of a resource that may not exist proves nothing.
     """
-    spec = _spec(ctx)
+    spec = ctx.spec
     isolation = spec.tenant_isolation
     if isolation is None:
         raise CheckSkipped("no tenant-isolation request configured", kind="not_applicable")
@@ -150,8 +142,8 @@ async def tenant_isolation(ctx: JourneyContext) -> Passed:
     )
 
 
-async def _fill_login_form(ctx: JourneyContext, page: Page) -> None:
-    spec = _spec(ctx).browser_login
+async def _fill_login_form(ctx: Ctx, page: Page) -> None:
+    spec = ctx.spec.browser_login
     assert spec is not None
     config = ctx.config
     if config.test_password is None:
@@ -165,14 +157,14 @@ async def _fill_login_form(ctx: JourneyContext, page: Page) -> None:
 
 
 @check("browser_login")
-async def browser_login(ctx: JourneyContext) -> Passed:
+async def browser_login(ctx: Ctx) -> Passed:
     """Invariant: a browser signs in on the login page, comes back through the callback
     to ``success_url``, and the page's session is the test identity."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     if spec.browser_login is None:
         raise CheckSkipped("no browser login configured", kind="not_applicable")
     bl = spec.browser_login
-    async with traced_page(ctx, "browser_login") as page:
+    async with traced_page(ctx) as page:
         await page.goto(bl.start_path)
         await page.wait_for_selector(bl.email_selector)
         await _fill_login_form(ctx, page)
@@ -210,9 +202,9 @@ async def _shown_error(page: Page, selector: str | None) -> str:
     return shown[0] if shown else ""
 
 
-async def _expect_identity(ctx: JourneyContext, page: Page, when: str) -> str:
+async def _expect_identity(ctx: Ctx, page: Page, when: str) -> str:
     """The page's session must be the test identity; returns who it is."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     status, body = await api_get(page, render(spec.me.path, ctx.variables))
     try:
         who = field_value(body, spec.identity_field)
@@ -235,7 +227,7 @@ def _forge_state(url: str) -> str:
 
 
 @check("forged_state_rejected")
-async def forged_state_rejected(ctx: JourneyContext) -> Passed:
+async def forged_state_rejected(ctx: Ctx) -> Passed:
     """Invariant: the login callback refuses a real code that comes with a forged
     ``state`` (an expected refusal status) and leaves no session behind; the positive
     twin is the real login reaching the callback in the same attempt.
@@ -245,11 +237,11 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
     app issued. Playwright does not route redirected requests, so the rewrite happens
     on the response that redirects to the callback.
     """
-    spec = _spec(ctx)
+    spec = ctx.spec
     if spec.forged_state is None or spec.browser_login is None:
         raise CheckSkipped("no browser login callback configured", kind="not_applicable")
     fs, bl = spec.forged_state, spec.browser_login
-    async with traced_page(ctx, "forged_state_rejected") as page:
+    async with traced_page(ctx) as page:
         forged: list[str] = []
         callback_statuses: list[int] = []
 
@@ -303,16 +295,16 @@ async def forged_state_rejected(ctx: JourneyContext) -> Passed:
     return Passed(expected="forged state refused", actual=f"callback -> {status}, no session")
 
 
-@check("passkey_login", writes=True)
-async def passkey_login(ctx: JourneyContext) -> Passed:
+@check("passkey_login")
+async def passkey_login(ctx: Ctx) -> Passed:
     """Invariant: a passkey registered on a virtual authenticator signs the test identity
     back in after signing out, and the page's session is the test identity."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     pk = spec.passkey
     if pk is None:
         raise CheckSkipped("no passkey login configured", kind="not_applicable")
     token = await session_token(ctx)
-    async with traced_page(ctx, "passkey_login") as page:
+    async with traced_page(ctx) as page:
         await add_virtual_authenticator(page)
         if pk.session_cookie:
             await page.context.add_cookies(
@@ -351,9 +343,12 @@ async def _wait_for_status(page: Page, selector: str, wanted: str, doing: str) -
 
 
 @flow(name="auth", flow_run_name="auth-{environment}", persist_result=False)
-async def auth(environment: str = "sandbox") -> JourneyResult:
+async def auth(environment: str = "sandbox") -> State[JourneyResult]:
     """Anonymous and bad-token callers refused; login by every configured method; tenants."""
-    async with open_journey(JOURNEY, environment) as ctx, journey_frame(ctx, CHECKS) as ready:
+    async with (
+        open_journey(JOURNEY, environment, AuthSpec) as ctx,
+        journey_frame(ctx, CHECKS) as ready,
+    ):
 
         async def api_checks() -> None:
             await run_check(ctx, password_login)
@@ -367,4 +362,4 @@ async def auth(environment: str = "sandbox") -> JourneyResult:
 
         if ready:
             await asyncio.gather(api_checks(), browser_checks())
-    return journey_result(ctx)
+    return await journey_outcome(ctx)

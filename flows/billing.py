@@ -8,22 +8,16 @@ from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
 from prefect import flow
+from prefect.states import State
 
 from smoke.contracts import as_json
 from smoke.identities import check_cleanup
+from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.results import Evidence, JourneyResult
 from smoke.scrub import scrubber
 from smoke.spec import BillingSpec, Request
 from tasks.browser import traced_page
-from tasks.checks import (
-    CheckFailed,
-    CheckSkipped,
-    Passed,
-    check,
-    journey_result,
-    run_check,
-    skip_rest,
-)
+from tasks.checks import journey_checks, journey_outcome, run_check, skip_rest
 from tasks.context import JourneyContext, open_journey
 from tasks.http import expect, field_of, send, session_token
 from tasks.sequences import journey_frame
@@ -37,6 +31,8 @@ from tasks.stripe import (
 )
 
 JOURNEY = "billing"
+check = journey_checks(JOURNEY)
+Ctx = JourneyContext[BillingSpec]
 AFTER_INTERLOCK = [
     "cleanup_before",
     "cancel_returns_unchanged",
@@ -48,13 +44,8 @@ AFTER_INTERLOCK = [
 ]
 
 
-def _spec(ctx: JourneyContext) -> BillingSpec:
-    assert isinstance(ctx.spec, BillingSpec)
-    return ctx.spec
-
-
 @check("test_mode_interlock")
-async def test_mode_interlock(ctx: JourneyContext) -> Passed:
+async def test_mode_interlock(ctx: Ctx) -> Passed:
     """Invariant: the configured key is a Stripe test key and the target itself reports
     Stripe test mode; nothing after it runs otherwise."""
     # The key prefix was checked before the run could start (a live key exits 2);
@@ -78,11 +69,11 @@ async def test_mode_interlock(ctx: JourneyContext) -> Passed:
     return Passed(expected="Stripe test mode", actual="test key; target reports test mode")
 
 
-@check("cleanup_before", writes=True)
-async def cleanup_before(ctx: JourneyContext) -> Passed:
+@check("cleanup_before")
+async def cleanup_before(ctx: Ctx) -> Passed:
     """Invariant: the cleanup request answers its expected status, so no subscription of
     an earlier run is left for the test identity."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     if spec.cleanup is None:
         raise CheckSkipped("no cleanup request configured", kind="not_applicable")
     check_cleanup("billing.cleanup", spec.cleanup, ctx.variables, ctx.config)
@@ -93,17 +84,17 @@ async def cleanup_before(ctx: JourneyContext) -> Passed:
     )
 
 
-async def subscription(ctx: JourneyContext) -> dict[str, Any]:
+async def subscription(ctx: Ctx) -> dict[str, Any]:
     """The app's view of the test identity's subscription."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     reply = await send(ctx, spec.subscription, auth="test")
     expect(reply, spec.subscription, "subscription status")
     return reply.body if isinstance(reply.body, dict) else {}
 
 
-async def open_checkout(ctx: JourneyContext) -> dict[str, Any]:
+async def open_checkout(ctx: Ctx) -> dict[str, Any]:
     """Start a checkout through the API: the checkout and cancel URLs."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     reply = await send(ctx, spec.checkout, auth="test")
     expect(reply, spec.checkout, "checkout")
     return {
@@ -112,9 +103,9 @@ async def open_checkout(ctx: JourneyContext) -> dict[str, Any]:
     }
 
 
-async def _pay(ctx: JourneyContext, page: Any, card: str) -> str:
+async def _pay(ctx: Ctx, page: Any, card: str) -> str:
     """Fill the card form and submit; return 'success' or the error shown."""
-    form = _spec(ctx).card_form
+    form = ctx.spec.card_form
     await page.fill(form.number, card)
     await page.fill(form.exp_month, "12")
     await page.fill(form.exp_year, "34")
@@ -139,26 +130,26 @@ async def _pay(ctx: JourneyContext, page: Any, card: str) -> str:
     return "no answer within 15 s"
 
 
-def _card_fields(ctx: JourneyContext) -> list[str]:
-    form = _spec(ctx).card_form
+def _card_fields(ctx: Ctx) -> list[str]:
+    form = ctx.spec.card_form
     return [s for s in (form.number, form.exp_month, form.exp_year, form.cvc) if s]
 
 
-async def _browser_session(ctx: JourneyContext, page: Any) -> None:
-    if _spec(ctx).session_cookie:
+async def _browser_session(ctx: Ctx, page: Any) -> None:
+    if ctx.spec.session_cookie:
         token = await session_token(ctx)
         await page.context.add_cookies(
-            [{"name": _spec(ctx).session_cookie, "value": token, "url": ctx.config.base_url}]
+            [{"name": ctx.spec.session_cookie, "value": token, "url": ctx.config.base_url}]
         )
 
 
-@check("declined_card", writes=True)
-async def declined_card(ctx: JourneyContext) -> Passed:
+@check("declined_card")
+async def declined_card(ctx: Ctx) -> Passed:
     """Invariant: paying with the declined test card shows an error on the checkout page
     and leaves the test identity with no active subscription."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     urls = await open_checkout(ctx)
-    async with traced_page(ctx, "declined_card", mask=_card_fields(ctx)) as page:
+    async with traced_page(ctx, mask=_card_fields(ctx)) as page:
         await _browser_session(ctx, page)
         await page.goto(urls["checkout_url"])
         outcome = await _pay(ctx, page, spec.declined_card)
@@ -181,15 +172,15 @@ async def declined_card(ctx: JourneyContext) -> Passed:
     )
 
 
-@check("cancel_returns_unchanged", writes=True)
-async def cancel_returns_unchanged(ctx: JourneyContext) -> Passed:
+@check("cancel_returns_unchanged")
+async def cancel_returns_unchanged(ctx: Ctx) -> Passed:
     """Invariant: the checkout's cancel link lands on a working cancel page and the
     subscription status is the same as before the checkout."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     form = spec.card_form
     before = (await subscription(ctx)).get(spec.subscription_status_field)
     urls = await open_checkout(ctx)
-    async with traced_page(ctx, "cancel_returns_unchanged") as page:
+    async with traced_page(ctx) as page:
         await _browser_session(ctx, page)
         await page.goto(urls["checkout_url"])
         async with page.expect_navigation() as navigation:
@@ -216,12 +207,12 @@ async def cancel_returns_unchanged(ctx: JourneyContext) -> Passed:
     )
 
 
-@check("checkout_success", writes=True)
-async def checkout_success(ctx: JourneyContext) -> Passed:
+@check("checkout_success")
+async def checkout_success(ctx: Ctx) -> Passed:
     """Invariant: paying with the success test card reaches the success page."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     urls = await open_checkout(ctx)
-    async with traced_page(ctx, "checkout_success", mask=_card_fields(ctx)) as page:
+    async with traced_page(ctx, mask=_card_fields(ctx)) as page:
         await _browser_session(ctx, page)
         await page.goto(urls["checkout_url"])
         outcome = await _pay(ctx, page, spec.success_card)
@@ -234,11 +225,11 @@ async def checkout_success(ctx: JourneyContext) -> Passed:
     return Passed(expected="the success page", actual="success page shown")
 
 
-@check("subscription_active", writes=True)
-async def subscription_active(ctx: JourneyContext) -> Passed:
+@check("subscription_active")
+async def subscription_active(ctx: Ctx) -> Passed:
     """Invariant: after the paid checkout the app's subscription turns active within
     ``poll_timeout_s`` (the webhook was processed), and Stripe agrees it is active."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     started = time.monotonic()
     delay, polls = 0.1, 0
     body: dict[str, Any] = {}
@@ -285,12 +276,12 @@ async def subscription_active(ctx: JourneyContext) -> Passed:
     )
 
 
-@check("unsigned_webhook_rejected", writes=True)
-async def unsigned_webhook_rejected(ctx: JourneyContext) -> Passed:
+@check("unsigned_webhook_rejected")
+async def unsigned_webhook_rejected(ctx: Ctx) -> Passed:
     """Invariant: the webhook endpoint accepts a correctly signed event (2xx) and refuses
     the same event unsigned and wrongly signed. Without the signing secret the positive
     twin cannot be sent: skipped, never passed."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     if ctx.config.stripe_webhook_secret is None:
         # Without it a signed event cannot be sent: an endpoint refusing everything would pass.
         raise CheckSkipped(
@@ -333,12 +324,12 @@ async def unsigned_webhook_rejected(ctx: JourneyContext) -> Passed:
     )
 
 
-@check("subscription_cancelled", writes=True)
-async def subscription_cancelled(ctx: JourneyContext) -> Passed:
+@check("subscription_cancelled")
+async def subscription_cancelled(ctx: Ctx) -> Passed:
     """Invariant: cancelling through the app answers 2xx and leaves the subscription
     inactive in the app and canceled in Stripe (cancelled in Stripe directly when the app
     fails, so no test subscription is left running)."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     reply = await send(ctx, spec.cancel_subscription, auth="test")
     status = (await subscription(ctx)).get(spec.subscription_status_field)
     sub_id = ctx.variables.get("stripe_subscription_id")
@@ -370,18 +361,18 @@ async def subscription_cancelled(ctx: JourneyContext) -> Passed:
 
 
 @flow(name="billing", flow_run_name="billing-{environment}", persist_result=False)
-async def billing(environment: str = "sandbox") -> JourneyResult:
+async def billing(environment: str = "sandbox") -> State[JourneyResult]:
     """Test-mode interlock; decline, cancel URL, checkout, webhook, unsigned webhook, cancel."""
-    async with open_journey(JOURNEY, environment) as ctx:
-        for card in (_spec(ctx).success_card, _spec(ctx).declined_card):
+    async with open_journey(JOURNEY, environment, BillingSpec) as ctx:
+        for card in (ctx.spec.success_card, ctx.spec.declined_card):
             scrubber.register(card)
         async with journey_frame(ctx, ["test_mode_interlock", *AFTER_INTERLOCK]) as ready:
             if ready:
                 await _payments(ctx)
-    return journey_result(ctx)
+    return await journey_outcome(ctx)
 
 
-async def _payments(ctx: JourneyContext) -> None:
+async def _payments(ctx: Ctx) -> None:
     """The billing checks in order: each later one needs what the earlier ones proved."""
     interlock = await run_check(ctx, test_mode_interlock)
     if interlock.status.value not in ("passed", "flaky"):

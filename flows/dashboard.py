@@ -5,28 +5,30 @@ from __future__ import annotations
 import asyncio
 
 from prefect import flow
+from prefect.states import State
 
 from smoke.contracts import as_json
-from smoke.results import CheckResult, Evidence, JourneyResult
+from smoke.outcomes import CheckFailed, CheckSkipped, Passed
+from smoke.results import Evidence, JourneyResult
 from smoke.retry import TransientError
 from smoke.spec import DashboardSpec, Endpoint
 from tasks.browser import PageWatch, appeared, settle, traced_page
-from tasks.checks import CheckFailed, CheckSkipped, Passed, check, journey_result, run_check
+from tasks.checks import journey_checks, journey_outcome, run_check
 from tasks.context import JourneyContext, open_journey
 from tasks.http import expect, field_of, send, session_token
 from tasks.sequences import journey_frame
 
 JOURNEY = "dashboard"
+check = journey_checks(JOURNEY)
+Ctx = JourneyContext[DashboardSpec]
 READY_TIMEOUT_MS = 5000
 
 
-def _spec(ctx: JourneyContext) -> DashboardSpec:
-    assert isinstance(ctx.spec, DashboardSpec)
-    return ctx.spec
+@check("endpoint")
+async def endpoint_answers(ctx: Ctx, endpoint: Endpoint) -> Passed:
+    """Run once per configured endpoint, named after it (``dashboard.feed``).
 
-
-async def endpoint_check(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """Invariant: the endpoint answers the test identity (by default) with an expected
+    Invariant: the endpoint answers the test identity (by default) with an expected
     status, its whole body matches the contract, and ``items_field`` holds at least one
     item for the seeded test tenant; timed against the latency budget."""
     reply = await send(ctx, endpoint, auth="test")
@@ -46,43 +48,15 @@ async def endpoint_check(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
     )
 
 
-# One task per configured endpoint name keeps each visible (and named) in the Prefect UI.
-@check("feed")
-async def feed(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """Invariant: as ``endpoint_check`` (status, whole-body contract, non-empty, budget)."""
-    return await endpoint_check(ctx, endpoint)
-
-
-@check("alerts")
-async def alerts(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """Invariant: as ``endpoint_check`` (status, whole-body contract, non-empty, budget)."""
-    return await endpoint_check(ctx, endpoint)
-
-
-@check("history")
-async def history(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """Invariant: as ``endpoint_check`` (status, whole-body contract, non-empty, budget)."""
-    return await endpoint_check(ctx, endpoint)
-
-
-@check("endpoint")
-async def other_endpoint(ctx: JourneyContext, endpoint: Endpoint) -> Passed:
-    """A configured endpoint with a name of its own; the invariant of ``endpoint_check``."""
-    return await endpoint_check(ctx, endpoint)
-
-
-ENDPOINT_CHECKS = {"feed": feed, "alerts": alerts, "history": history}
-
-
 @check("ui")
-async def ui(ctx: JourneyContext) -> Passed:
+async def ui(ctx: Ctx) -> Passed:
     """Invariant: the dashboard page, opened as the test identity, loads, becomes ready,
     shows every key element, logs no console error and has no failed request."""
-    spec = _spec(ctx).ui
+    spec = ctx.spec.ui
     if spec is None:
         raise CheckSkipped("no dashboard page configured", kind="not_applicable")
     token = await session_token(ctx)
-    async with traced_page(ctx, "ui") as page:
+    async with traced_page(ctx) as page:
         if spec.session_cookie:
             await page.context.add_cookies(
                 [{"name": spec.session_cookie, "value": token, "url": ctx.config.base_url}]
@@ -131,22 +105,18 @@ async def ui(ctx: JourneyContext) -> Passed:
 
 
 @flow(name="dashboard", flow_run_name="dashboard-{environment}", persist_result=False)
-async def dashboard(environment: str = "sandbox") -> JourneyResult:
+async def dashboard(environment: str = "sandbox") -> State[JourneyResult]:
     """Feed, alerts and history APIs (status, contract, latency, data) and the page."""
-    async with open_journey(JOURNEY, environment) as ctx:
-        spec = _spec(ctx)
+    async with open_journey(JOURNEY, environment, DashboardSpec) as ctx:
+        spec = ctx.spec
         names = [e.name for e in spec.endpoints] + ["ui"]
         async with journey_frame(ctx, names) as ready:
             if ready:
                 await asyncio.gather(
-                    *(_endpoint_run(ctx, e) for e in spec.endpoints), run_check(ctx, ui)
+                    *(
+                        run_check(ctx, endpoint_answers, e, check_name=e.name)
+                        for e in spec.endpoints
+                    ),
+                    run_check(ctx, ui),
                 )
-    return journey_result(ctx)
-
-
-async def _endpoint_run(ctx: JourneyContext, endpoint: Endpoint) -> CheckResult:
-    """One configured endpoint under its own check name."""
-    task = ENDPOINT_CHECKS.get(endpoint.name)
-    if task is None:
-        return await run_check(ctx, other_endpoint, endpoint, check_name=endpoint.name)
-    return await run_check(ctx, task, endpoint)
+    return await journey_outcome(ctx)

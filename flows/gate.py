@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import Field
 
-from blocks.resolve import resolve_environment, suite_spec
+from blocks.resolve import carried, resolve_environment, suite_spec
 from flows.auth import auth
 from flows.billing import billing
 from flows.dashboard import dashboard
@@ -20,6 +21,7 @@ from flows.onboarding import onboarding
 from flows.preflight import preflight
 from smoke.config import SmokeConfig
 from smoke.errors import ConfigError, SmokeError
+from smoke.report import progress_line
 from smoke.results import CheckResult, GateResult, JourneyResult, Status, Verdict
 from smoke.scrub import scrub
 from smoke.spec import JOURNEYS, PREFLIGHT, SuiteSpec
@@ -86,10 +88,14 @@ async def release_gate(
     # Monitor runs never queue: if the previous one still runs, this one is dropped.
     wait_s = MONITOR_WAIT_S if mode == "monitor" else float(deadline_s)
     try:
+        # Resolved and checked once for the whole run; the journeys are handed this.
         config = await resolve_environment(environment)
         suite = suite_spec(config)
-        async with environment_slot(environment, wait_s):
-            results = await run_until_deadline(environment, version, selected, suite, deadline_s)
+        with carried(environment, config, suite):
+            async with environment_slot(environment, wait_s):
+                results = await run_until_deadline(
+                    environment, version, selected, suite, deadline_s
+                )
     except SmokeError as e:
         result.error_kind = "config" if isinstance(e, ConfigError) else "system"
         result.reasons = [scrub(str(e))]
@@ -132,6 +138,10 @@ async def finish(result: GateResult, config: SmokeConfig | None = None) -> State
     if config is not None and wants_rollback(result, config):
         await request_rollback(result, config)
     summary = f"{result.verdict.value}: {result.environment} {result.version or ''}".strip()
+    verdict_line = f"verdict {summary}" + (f": {result.reasons[0]}" if result.reasons else "")
+    logger.log(
+        logging.INFO if result.verdict is Verdict.PASS else logging.ERROR, scrub(verdict_line)
+    )
     if result.verdict is Verdict.PASS:
         return Completed(message=summary, data=result)
     first = result.reasons[0] if result.reasons else "see the report"
@@ -141,8 +151,16 @@ async def finish(result: GateResult, config: SmokeConfig | None = None) -> State
 async def run_until_deadline(
     environment: str, version: str | None, selected: list[str], suite: SuiteSpec, deadline_s: float
 ) -> list[JourneyResult]:
-    """Preflight and journeys; past the deadline, unfinished journeys become errors."""
-    with progress.collecting() as collected:
+    """Preflight and journeys; past the deadline, unfinished journeys become errors.
+
+    Every check that finishes is logged on the gate's own run too, at its level.
+    """
+    logger = get_run_logger()
+
+    def log_on_gate(check: CheckResult) -> None:
+        logger.log(progress.level_of(check), progress_line(check).strip())
+
+    with progress.collecting(log_on_gate) as collected:
         finished: dict[str, JourneyResult] = {}
         try:
             async with asyncio.timeout(deadline_s):
@@ -182,26 +200,24 @@ def timed_out(journey: str, collected: list[CheckResult], deadline_s: float) -> 
 async def run_journey(name: str, environment: str, version: str | None = None) -> JourneyResult:
     """Run one journey subflow; a crash becomes an error result, never a lost journey.
 
-    The result is the subflow's return value, which Prefect's engine keeps in memory,
-    not its final state: that state can be the API's copy, without data (a state update
-    whose answer was lost is sent again, and the API answers the repeat with the state
-    it already recorded), and reading a result from it raises MissingResult.
+    The journey's result is what it handed to the gate in memory
+    (``progress.journey_finished``), not read back from its final state: that state can
+    be the API's copy without data (a state update whose answer was lost is sent again,
+    and the API answers the repeat with the state it recorded) and reading it would
+    raise. The state still tells whether the journey crashed.
     """
-    outcome: Any
-    try:
-        if name == PREFLIGHT:
-            outcome = await preflight(environment, version)
-        else:
-            outcome = await JOURNEY_FLOWS[name](environment)
-    except Exception as e:
-        outcome = e
-    if isinstance(outcome, JourneyResult):
-        return outcome
-    message = scrub(
-        f"{type(outcome).__name__}: {outcome}"
-        if isinstance(outcome, BaseException)
-        else f"the journey returned {type(outcome).__name__}, not a result"
-    )
+    finished: dict[str, JourneyResult] = {}
+    with progress.journeys_into(finished):
+        try:
+            if name == PREFLIGHT:
+                state = await preflight(environment, version, return_state=True)
+            else:
+                state = await JOURNEY_FLOWS[name](environment, return_state=True)
+            problem = None if name in finished else scrub(str(state.message or state.name))
+        except Exception as e:
+            problem = scrub(f"{type(e).__name__}: {e}")
+    if name in finished:
+        return finished[name]
     return JourneyResult(
         name=name,
         checks=[
@@ -209,8 +225,8 @@ async def run_journey(name: str, environment: str, version: str | None = None) -
                 journey=name,
                 check="journey",
                 status=Status.ERROR,
-                message=f"the journey crashed: {message}",
-                actual=message,
+                message=f"the journey crashed: {problem}",
+                actual=problem or "",
             )
         ],
     )

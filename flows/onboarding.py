@@ -8,39 +8,30 @@ import time
 from typing import Any
 
 from prefect import flow
+from prefect.states import State
 
 from smoke.contracts import as_json
 from smoke.identities import check_cleanup
+from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.results import Evidence, JourneyResult
 from smoke.scrub import scrubber
 from smoke.spec import OnboardingSpec, Step, render
 from tasks.browser import traced_page
-from tasks.checks import (
-    CheckFailed,
-    CheckSkipped,
-    Passed,
-    check,
-    journey_result,
-    run_check,
-    skip_rest,
-)
+from tasks.checks import journey_checks, journey_outcome, run_check, skip_rest
 from tasks.context import JourneyContext, open_journey
 from tasks.http import expect, field_of, save, send
 from tasks.sequences import journey_frame
 
 JOURNEY = "onboarding"
+check = journey_checks(JOURNEY)
+Ctx = JourneyContext[OnboardingSpec]
 
 
-def _spec(ctx: JourneyContext) -> OnboardingSpec:
-    assert isinstance(ctx.spec, OnboardingSpec)
-    return ctx.spec
-
-
-@check("cleanup_before", writes=True)
-async def cleanup_before(ctx: JourneyContext) -> Passed:
+@check("cleanup_before")
+async def cleanup_before(ctx: Ctx) -> Passed:
     """Invariant: the cleanup request for the reserved onboarding identity answers its
     expected status, so the signup that follows cannot collide with an earlier run."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     if spec.cleanup is None:
         raise CheckSkipped("no cleanup request configured", kind="not_applicable")
     check_cleanup("onboarding.cleanup", spec.cleanup, ctx.variables, ctx.config)
@@ -49,8 +40,8 @@ async def cleanup_before(ctx: JourneyContext) -> Passed:
     return Passed(expected="test data of the reserved identity removed", actual=reply.excerpt())
 
 
-@check("step", writes=True)
-async def chain_step(ctx: JourneyContext, step: Step) -> Passed:
+@check("step")
+async def chain_step(ctx: Ctx, step: Step) -> Passed:
     """Invariant: this step of the chain answers its expected status and its contract, and
     its answer holds every value the next steps need (saved as {{saved.<name>}})."""
     reply = await send(ctx, step)
@@ -63,11 +54,11 @@ async def chain_step(ctx: JourneyContext, step: Step) -> Passed:
     )
 
 
-@check("preview_matches", writes=True)
-async def preview_matches(ctx: JourneyContext) -> Passed:
+@check("preview_matches")
+async def preview_matches(ctx: Ctx) -> Passed:
     """Invariant: the preview shows exactly what was submitted, every configured field
     equal to its input (the API, and the page when configured)."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     preview = spec.preview
     if preview is None:
         raise CheckSkipped("no preview configured", kind="not_applicable")
@@ -90,10 +81,10 @@ async def preview_matches(ctx: JourneyContext) -> Passed:
     return Passed(expected=f"{len(preview.fields)} submitted fields echoed", actual="all match")
 
 
-async def _preview_page(ctx: JourneyContext, path: str) -> None:
-    preview = _spec(ctx).preview
+async def _preview_page(ctx: Ctx, path: str) -> None:
+    preview = ctx.spec.preview
     assert preview is not None
-    async with traced_page(ctx, "preview_matches") as page:
+    async with traced_page(ctx) as page:
         response = await page.goto(path)
         if response is None or not response.ok:
             raise CheckFailed(
@@ -115,11 +106,11 @@ async def _preview_page(ctx: JourneyContext, path: str) -> None:
             )
 
 
-@check("welcome_email", writes=True)
-async def welcome_email(ctx: JourneyContext) -> Passed:
+@check("welcome_email")
+async def welcome_email(ctx: Ctx) -> Passed:
     """Invariant: an email whose subject holds ``subject_contains`` reaches the signup
     address within ``timeout_s`` (polled, bounded)."""
-    spec = _spec(ctx).welcome_email
+    spec = ctx.spec.welcome_email
     if spec is None:
         raise CheckSkipped("no welcome email configured", kind="not_applicable")
     deadline = time.monotonic() + spec.timeout_s
@@ -152,10 +143,10 @@ async def welcome_email(ctx: JourneyContext) -> Passed:
 
 
 @flow(name="onboarding", flow_run_name="onboarding-{environment}", persist_result=False)
-async def onboarding(environment: str = "sandbox") -> JourneyResult:
+async def onboarding(environment: str = "sandbox") -> State[JourneyResult]:
     """Clean before; signup to preview with ids carried step to step; the welcome email."""
-    async with open_journey(JOURNEY, environment) as ctx:
-        spec = _spec(ctx)
+    async with open_journey(JOURNEY, environment, OnboardingSpec) as ctx:
+        spec = ctx.spec
         # A fresh password per run for the reserved onboarding identity.
         password = f"Smoke-{secrets.token_urlsafe(12)}"
         scrubber.register(password)
@@ -164,10 +155,10 @@ async def onboarding(environment: str = "sandbox") -> JourneyResult:
         async with journey_frame(ctx, [*names, "preview_matches", "welcome_email"]) as ready:
             if ready:
                 await _chain(ctx, spec)
-    return journey_result(ctx)
+    return await journey_outcome(ctx)
 
 
-async def _chain(ctx: JourneyContext, spec: OnboardingSpec) -> None:
+async def _chain(ctx: Ctx, spec: OnboardingSpec) -> None:
     """Clean before, the steps in order (a failure skips the rest), preview and email."""
     after = ["preview_matches", "welcome_email"]
     cleaned = await run_check(ctx, cleanup_before)

@@ -5,30 +5,29 @@ from __future__ import annotations
 import asyncio
 
 from prefect import flow
+from prefect.states import State
 
 from smoke.contracts import as_json
 from smoke.errors import PreconditionError
+from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.results import JourneyResult
 from smoke.spec import PreflightSpec
-from tasks.checks import CheckFailed, CheckSkipped, Passed, check, journey_result, run_check
+from tasks.checks import journey_checks, journey_outcome, run_check
 from tasks.context import JourneyContext, open_journey
 from tasks.http import E2E_HEADER, expect, field_of, send
 from tasks.stripe import STRIPE_TEST_MODE
 
 JOURNEY = "preflight"
-
-
-def _spec(ctx: JourneyContext) -> PreflightSpec:
-    assert isinstance(ctx.spec, PreflightSpec)
-    return ctx.spec
+check = journey_checks(JOURNEY)
+Ctx = JourneyContext[PreflightSpec]
 
 
 @check("health")
-async def health(ctx: JourneyContext) -> Passed:
+async def health(ctx: Ctx) -> Passed:
     """Invariant: the health endpoint answers an expected status, its whole body matches
     the health schema (any shape: an object, per-backend booleans, a bare ``true``), and
     ``status_field``, when configured, equals ``healthy_value``."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     reply = await send(ctx, spec.health)
     expect(reply, spec.health, "health")
     if spec.status_field is None:
@@ -54,12 +53,12 @@ async def health(ctx: JourneyContext) -> Passed:
 
 
 @check("version")
-async def version(ctx: JourneyContext, wanted: str | None) -> Passed:
+async def version(ctx: Ctx, wanted: str | None) -> Passed:
     """Invariant: the version the target reports (``version_field`` of the version request,
     by default the health request) is exactly the one being released."""
     if not wanted:
         raise CheckSkipped("no --version given", kind="configuration")
-    spec = _spec(ctx)
+    spec = ctx.spec
     req = spec.version or spec.health.model_copy(update={"expect_status": [200, 503]})
     reply = await send(ctx, req)
     if spec.version is not None:
@@ -77,9 +76,9 @@ async def version(ctx: JourneyContext, wanted: str | None) -> Passed:
 
 
 @check("stripe_test_mode")
-async def stripe_test_mode(ctx: JourneyContext) -> Passed:
+async def stripe_test_mode(ctx: Ctx) -> Passed:
     """Invariant: the target's own e2e status says Stripe runs in test mode."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     if spec.e2e_status is None:
         raise CheckSkipped("no e2e status endpoint configured", kind="not_applicable")
     reply = await send(ctx, spec.e2e_status)
@@ -97,10 +96,10 @@ async def stripe_test_mode(ctx: JourneyContext) -> Passed:
 
 
 @check("e2e_token_required")
-async def e2e_token_required(ctx: JourneyContext) -> Passed:
+async def e2e_token_required(ctx: Ctx) -> Passed:
     """Invariant: the e2e endpoint answers 2xx with the token, and refuses (401/403) a
     caller without it and a caller with a wrong one."""
-    spec = _spec(ctx)
+    spec = ctx.spec
     if spec.e2e_status is None:
         raise CheckSkipped("no e2e status endpoint configured", kind="not_applicable")
     with_token = await send(ctx, spec.e2e_status)
@@ -136,13 +135,13 @@ async def e2e_token_required(ctx: JourneyContext) -> Passed:
 @flow(name="preflight", flow_run_name="preflight-{environment}", persist_result=False)
 async def preflight(
     environment: str = "sandbox", version_expected: str | None = None
-) -> JourneyResult:
+) -> State[JourneyResult]:
     """Health, deployed version, Stripe test mode and e2e protection of the target."""
-    async with open_journey(JOURNEY, environment) as ctx:
+    async with open_journey(JOURNEY, environment, PreflightSpec) as ctx:
         await asyncio.gather(
             run_check(ctx, health),
             run_check(ctx, version, version_expected),
             run_check(ctx, stripe_test_mode),
             run_check(ctx, e2e_token_required),
         )
-        return journey_result(ctx)
+        return await journey_outcome(ctx)

@@ -11,7 +11,7 @@ from pydantic import Field
 from blocks.resolve import resolve_environment
 from smoke.errors import SmokeSystemError
 from smoke.retry import backoff_delays
-from smoke.spec import Request
+from smoke.spec import JourneyBase, Request
 from tasks.checks import retry_if_transient
 from tasks.context import open_journey
 from tasks.http import send
@@ -32,7 +32,7 @@ SEED_TIMEOUT_S = 120.0
 )
 async def seed_tier(environment: str, tier: str) -> dict[str, Any]:
     """POST the tier to the e2e seed endpoint."""
-    async with open_journey("seed", environment) as ctx:
+    async with open_journey("seed", environment, JourneyBase) as ctx:
         ctx.http.timeout = ctx.http.timeout.__class__(SEED_TIMEOUT_S)
         reply = await send(ctx, SEED.model_copy(update={"body": {"tier": tier}}))
         if reply.status != 200 or not isinstance(reply.body, dict):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Per = Literal["step", "endpoint"]
+# The journeys that run setup, refusal checks and teardown (the preflight does not).
+JOURNEYS = ("auth", "onboarding", "billing", "dashboard")
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ CATALOG: tuple[CheckDef, ...] = (
     CheckDef("dashboard", "ui", "the page renders its key elements with no errors"),
     *(
         check
-        for journey in ("auth", "onboarding", "billing", "dashboard")
+        for journey in JOURNEYS
         for check in (
             CheckDef(journey, "setup", "the contract's setup requests answer", writes=True),
             CheckDef(

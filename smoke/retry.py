@@ -25,11 +25,15 @@ REQUEST_BACKOFF_S = 0.1
 class TransientError(Exception):
     """A failure that may clear on its own; raising it asks Prefect to retry the task."""
 
-    def __init__(self, message: str, *, expected: str = "", actual: str = "") -> None:
+    def __init__(
+        self, message: str, *, expected: str = "", actual: str = "", unreachable: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.expected = expected
         self.actual = actual
+        # Nothing accepted the connection at all (most often a wrong URL, not a broken app).
+        self.unreachable = unreachable
 
 
 def is_transient_status(status_code: int) -> bool:

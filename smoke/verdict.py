@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from smoke.results import CheckResult, Status, Verdict
+from smoke.results import CheckResult, GateResult, JourneyResult, Status, Verdict
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,20 @@ def decide(checks: Iterable[CheckResult], *, fail_on_flaky: bool = False) -> Dec
         # Nothing ran: a gate that checked nothing must not say PASS.
         return Decision(Verdict.ERROR, ["no check ran"], warnings)
     return Decision(Verdict.PASS, [], warnings)
+
+
+def journey_verdict(
+    journey: JourneyResult, environment: str, duration_s: float = 0.0
+) -> GateResult:
+    """A journey run on its own, judged and reported like a gate (mode ``journey``)."""
+    decision = decide(journey.checks)
+    return GateResult(
+        verdict=decision.verdict,
+        environment=environment,
+        mode="journey",
+        duration_s=duration_s or journey.duration_ms / 1000,
+        reasons=decision.reasons,
+        warnings=decision.warnings,
+        error_kind="system" if decision.verdict is Verdict.ERROR else None,
+        journeys=[journey],
+    )

@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from smoke import origins
 from smoke.browser import launch_options
 from smoke.errors import ConfigError
+from smoke.outcomes import CheckFailed
 from smoke.results import Evidence
 from smoke.retry import (
     REQUEST_BACKOFF_S,
@@ -29,12 +30,24 @@ from smoke.retry import (
     repeat_request,
 )
 from smoke.scrub import scrubber
-from tasks.checks import CheckFailed, note_recovered
+from tasks.progress import note_recovered, running_check
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
-    from tasks.context import JourneyContext
+    from smoke.config import SmokeConfig
+
+
+class TracedJourney(Protocol):
+    """What ``traced_page`` needs of a journey (its context, without importing it)."""
+
+    journey: str
+    config: SmokeConfig
+    evidence_dir: Path
+    evidence: dict[str, list[Evidence]]
+
+    async def browser_context(self) -> BrowserContext: ...
+
 
 # Playwright's default of 30 s per action would let one broken page eat the gate's budget.
 ACTION_TIMEOUT_MS = 10_000
@@ -131,14 +144,13 @@ async def close_context(context: BrowserContext) -> None:
 
 
 @asynccontextmanager
-async def traced_page(
-    ctx: JourneyContext, check: str, *, mask: Sequence[str] = ()
-) -> AsyncIterator[Page]:
+async def traced_page(ctx: TracedJourney, *, mask: Sequence[str] = ()) -> AsyncIterator[Page]:
     """A new page for one browser check; on failure, keep a screenshot and the trace.
 
     ``mask`` lists selectors blacked out in the screenshot (card fields). Cookies are
     cleared afterwards so the next check of the journey starts signed out.
     """
+    check = running_check() or "browser"
     # Chromium's start is bounded on its own (SMOKE_START_TIMEOUT_S): on a busy machine it
     # can take longer than a whole check, and slow is not broken.
     async with asyncio.timeout(ctx.config.start_timeout_s):
@@ -179,7 +191,7 @@ async def traced_page(
 
 
 async def _keep_evidence(
-    ctx: JourneyContext, check: str, context: BrowserContext, page: Page, mask: Sequence[str]
+    ctx: TracedJourney, check: str, context: BrowserContext, page: Page, mask: Sequence[str]
 ) -> list[Evidence]:
     folder = ctx.evidence_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -274,7 +286,7 @@ def _path(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def require_own_page(ctx: JourneyContext, page: Page, what: str) -> None:
+def require_own_page(ctx: TracedJourney, page: Page, what: str) -> None:
     """Refuse to type a credential into a page outside the environment's origins.
 
     A browser follows redirects wherever they lead; a login form that ends up on

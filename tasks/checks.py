@@ -1,102 +1,47 @@
-"""How a check becomes a retried Prefect task that always yields a CheckResult.
+"""The Prefect layer of a check: a body run as a retried task whose state tells the truth.
 
-A check body is an async function that returns ``Passed`` or raises ``CheckFailed``
-(the product is broken: not retried) or a transient error (retried by Prefect through
-``retry_condition_fn`` with exponential backoff). Anything else is a bug or bad
-configuration in the smoke system and becomes an ``error`` result, never a pass.
+A body (``smoke.outcomes``) returns ``Passed`` or raises ``CheckFailed``,
+``CheckSkipped`` or a transient error; anything else is a bug or bad configuration in
+the smoke system and reads ``error``, never a pass. Each check is declared once, in
+``smoke/catalog.py``; ``journey_checks(journey)`` gives a module the decorator that
+turns its bodies into tasks. A failed or errored check ends its task run Failed, with
+its CheckResult kept as the state's data so the journey still collects it; a transient
+fault is retried by Prefect (``retry_condition_fn``) with exponential backoff.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 import httpx
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import task_run
+from prefect.runtime import flow_run, task_run
+from prefect.states import Completed, Failed
 
+from smoke import catalog
+from smoke.catalog import CheckDef
 from smoke.errors import ConfigError
-from smoke.report import progress_line
-from smoke.results import CheckResult, Evidence, JourneyResult, SkipKind, Status
+from smoke.outcomes import CheckFailed, CheckSkipped, Passed, judge_give_up, judge_pass
+from smoke.results import CheckResult, JourneyResult, Status, Verdict
 from smoke.retry import RETRIES, TransientError, backoff_delays, is_transient
 from smoke.scrub import scrub
-from smoke.spec import CheckOptions
+from smoke.verdict import journey_verdict
 from tasks import progress
+from tasks.context import JourneyContext
 
 if TYPE_CHECKING:
     from prefect import Task
     from prefect.client.schemas.objects import State, TaskRun
 
-    from tasks.context import JourneyContext
-
 P = ParamSpec("P")
+CheckBody = Callable[Concatenate[Any, P], Awaitable[Passed]]
 
-
-@dataclass
-class Passed:
-    """What a passing check saw."""
-
-    expected: str = ""
-    actual: str = ""
-    message: str = ""
-    elapsed_ms: int | None = None  # the product's latency, judged against the budget
-    evidence: list[Evidence] = field(default_factory=list)
-    # Transient faults the product itself recovered from (a page retrying a 503): the
-    # check passed, but only after a retry, which is what flaky means.
-    recovered: list[str] = field(default_factory=list)
-
-
-class CheckFailed(Exception):
-    """The product is broken: a wrong status, a contract violation, a failed assertion."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        expected: str = "",
-        actual: str = "",
-        evidence: list[Evidence] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.expected = expected
-        self.actual = actual
-        self.evidence = evidence or []
-
-
-class CheckSkipped(Exception):
-    """The check did not run: off by configuration, not applicable, or a prerequisite failed."""
-
-    def __init__(self, message: str, *, kind: SkipKind = "not_applicable") -> None:
-        super().__init__(message)
-        self.kind: SkipKind = kind
-
-
-# Transient faults a check's requests or pages recovered from in the current attempt.
-_recovered: ContextVar[list[str] | None] = ContextVar("smoke_recovered", default=None)
-# The name of the check running in this context, so helpers can file evidence under it.
-_running: ContextVar[str | None] = ContextVar("smoke_running_check", default=None)
-
-
-def keep_evidence(ctx: JourneyContext, evidence: Evidence) -> None:
-    """File evidence under the running check: kept even when it gives up on transient faults."""
-    name = _running.get()
-    if name is not None:
-        ctx.evidence.setdefault(name, []).append(evidence)
-
-
-def note_recovered(what: str) -> None:
-    """Record that the running check survived a transient fault (it will read flaky)."""
-    seen = _recovered.get()
-    if seen is not None and what not in seen:
-        seen.append(what)
+# Every check task and what the catalogue declares about it.
+DECLARED: dict[int, CheckDef] = {}
 
 
 def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -105,112 +50,135 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
     return isinstance(exc, BaseException) and is_transient(exc)
 
 
-CheckBody = Callable[Concatenate["JourneyContext", P], Awaitable[Passed]]
+def journey_checks(journey: str) -> Callable[[str], Callable[[CheckBody[P]], Task[..., Any]]]:
+    """The ``@check(name)`` decorator of one journey's module."""
+
+    def check(name: str) -> Callable[[CheckBody[P]], Task[..., Any]]:
+        declared = catalog.find(journey, name)  # KeyError: declare it in smoke/catalog.py
+        return lambda body: _as_task(declared, body)
+
+    return check
 
 
-def check(
-    default_name: str, *, writes: bool = False
-) -> Callable[[CheckBody[P]], Task[..., CheckResult]]:
-    """Turn a check body into a retried Prefect task named ``<journey>.<name>``.
+def every_journey_check(name: str) -> Callable[[CheckBody[P]], Task[..., Any]]:
+    """``@check(name)`` for a check every journey runs (setup, refusals, teardown)."""
+    declared = {c for c in catalog.CATALOG if c.name == name}
+    journeys = {c.journey for c in declared}
+    if journeys != set(catalog.JOURNEYS) or len({c.writes for c in declared}) != 1:
+        raise KeyError(f"{name}: declare it for every journey in smoke/catalog.py, alike")
+    first = min(declared, key=lambda c: c.journey)
+    return lambda body: _as_task(first, body)
 
-    ``check_name=`` at call time renames one run (a configured endpoint, say).
+
+def _as_task(declared: CheckDef, body: CheckBody[P]) -> Task[..., Any]:
+    """``body`` as a retried Prefect task named ``<journey>.<name>``.
+
+    ``check_name=`` at call time renames one run (a check named after the contract).
     """
 
-    def decorate(body: CheckBody[P]) -> Task[..., CheckResult]:
-        @functools.wraps(body)
-        async def run(
-            ctx: JourneyContext, *args: Any, check_name: str | None = None, **kwargs: Any
-        ) -> CheckResult:
-            name = check_name or default_name
-            attempt = task_run.run_count or 1
-            ctx.evidence.pop(name, None)
-            opts = ctx.options(name)
-            started = time.perf_counter()
-            recovered: list[str] = []
-            token = _recovered.set(recovered)
-            running = _running.set(name)
+    async def run(
+        ctx: JourneyContext, *args: Any, check_name: str | None = None, **kwargs: Any
+    ) -> State[CheckResult]:
+        name = check_name or declared.name
+        attempt = task_run.run_count or 1
+        ctx.evidence.pop(name, None)
+        started = time.perf_counter()
+        with progress.running(name) as recovered:
             try:
                 outcome = await body(ctx, *args, **kwargs)
             except CheckFailed as f:
-                return ctx.result(
-                    name,
-                    Status.FAILED,
-                    attempt,
-                    started,
-                    expected=f.expected,
-                    actual=f.actual,
-                    message=f.message,
-                    evidence=f.evidence,
+                return as_state(
+                    ctx,
+                    ctx.result(
+                        name,
+                        Status.FAILED,
+                        attempt,
+                        started,
+                        expected=f.expected,
+                        actual=f.actual,
+                        message=f.message,
+                        evidence=f.evidence,
+                    ),
                 )
             except CheckSkipped as s:
-                return ctx.result(
-                    name, Status.SKIPPED, attempt, started, message=str(s), skipped_because=s.kind
+                return as_state(
+                    ctx,
+                    ctx.result(
+                        name,
+                        Status.SKIPPED,
+                        attempt,
+                        started,
+                        message=str(s),
+                        skipped_because=s.kind,
+                    ),
                 )
             except Exception as e:
                 if is_transient(e):
                     log_warning(f"{ctx.journey}.{name} attempt {attempt}: {describe_error(e)}")
-                    raise TransientError(describe_error(e)) from None
-                return ctx.result(
-                    name,
-                    Status.ERROR,
-                    attempt,
-                    started,
-                    message=f"the smoke system could not run this check: {describe_error(e)}",
+                    raise TransientError(
+                        describe_error(e), unreachable=isinstance(e, httpx.ConnectError)
+                    ) from None
+                return as_state(
+                    ctx,
+                    ctx.result(
+                        name,
+                        Status.ERROR,
+                        attempt,
+                        started,
+                        message=f"the smoke system could not run this check: {describe_error(e)}",
+                    ),
                 )
-            finally:
-                _recovered.reset(token)
-                _running.reset(running)
-            outcome.recovered.extend(r for r in recovered if r not in outcome.recovered)
-            notes = [outcome.message] if outcome.message else []
-            status = Status.PASSED
-            budget = opts.budget_ms
-            if (
-                budget is not None
-                and outcome.elapsed_ms is not None
-                and outcome.elapsed_ms > budget
-            ):
-                status = Status.DEGRADED
-                notes.insert(0, f"answered in {outcome.elapsed_ms} ms, over its {budget} ms budget")
-            if outcome.recovered:
-                notes.insert(
-                    0, f"recovered from transient faults: {'; '.join(outcome.recovered[:3])}"
-                )
-            # Flaky outranks degraded: it is the one fail_on_flaky can turn into a FAIL.
-            if attempt > 1 or outcome.recovered:
-                status = Status.FLAKY
-            outcome.message = "; ".join(notes)
-            return ctx.result(
+        outcome.recovered.extend(r for r in recovered if r not in outcome.recovered)
+        judged = judge_pass(outcome, attempt=attempt, budget_ms=ctx.options(name).budget_ms)
+        return as_state(
+            ctx,
+            ctx.result(
                 name,
-                status,
+                judged.status,
                 attempt,
                 started,
                 expected=outcome.expected,
                 actual=outcome.actual,
-                message=outcome.message,
+                message=judged.message,
                 evidence=outcome.evidence,
-            )
+            ),
+        )
 
-        # Prefect binds call arguments against the signature it finds through
-        # __wrapped__; the wrapper's own signature (with check_name) is the real one.
-        del run.__wrapped__
+    # Prefect shows the body's name and docstring (its invariant) for the task.
+    run.__name__ = run.__qualname__ = body.__name__
+    run.__doc__ = body.__doc__
+    run.__module__ = body.__module__
 
-        def run_name() -> str:
-            params = task_run.parameters
-            return f"{params['ctx'].journey}.{params.get('check_name') or default_name}"
+    def run_name() -> str:
+        params = task_run.parameters
+        return f"{params['ctx'].journey}.{params.get('check_name') or declared.name}"
 
-        run.__dict__["check_name"] = default_name
-        run.__dict__["writes"] = writes
-        return task(
-            name=default_name,
-            task_run_name=run_name,
-            retries=RETRIES,
-            retry_delay_seconds=backoff_delays(),
-            retry_condition_fn=retry_if_transient,
-            cache_policy=NO_CACHE,
-            persist_result=False,
-        )(run)  # type: ignore[arg-type]  # an async task: Prefect awaits the coroutine
+    check_task = task(
+        name=declared.name,
+        task_run_name=run_name,
+        retries=RETRIES,
+        retry_delay_seconds=backoff_delays(),
+        retry_condition_fn=retry_if_transient,
+        cache_policy=NO_CACHE,
+        persist_result=False,
+    )(run)
+    DECLARED[id(check_task)] = declared
+    return check_task
 
-    return decorate
+
+def as_state(ctx: JourneyContext, result: CheckResult) -> State[CheckResult]:
+    """The task run's final state: Failed for a failed or errored check, else Completed.
+
+    The result is also kept on ``ctx``: ``run_check`` reads it from there, not from a
+    state that may come back from the API without its data.
+    """
+    ctx.finished[result.check] = result
+    line = f"{result.key} {result.status.value}"
+    detail = result.message or result.actual
+    message = scrub(f"{line}: {detail}" if detail else line)[:500]
+    if result.is_problem:
+        return Failed(message=message, data=result)
+    return Completed(message=message, data=result)
 
 
 def log_warning(message: str) -> None:
@@ -241,7 +209,7 @@ def _request_url(e: httpx.RequestError) -> str:
 
 
 async def run_check(
-    ctx: JourneyContext, check_task: Task[..., CheckResult], *args: Any, **kwargs: Any
+    ctx: JourneyContext, check_task: Task[..., Any], *args: Any, **kwargs: Any
 ) -> CheckResult:
     """Run one check task and always come back with its result (recorded on ``ctx``).
 
@@ -249,10 +217,10 @@ async def run_check(
     a task run. When Prefect gives up retrying a transient fault, the check failed: the
     product kept answering 5xx or timing out.
     """
-    name: str = kwargs.get("check_name") or check_task.fn.__dict__["check_name"]
-    opts: CheckOptions = ctx.options(name)
+    declared = DECLARED[id(check_task)]
+    name: str = kwargs.get("check_name") or declared.name
     started = time.perf_counter()
-    if not opts.enabled:
+    if not ctx.options(name).enabled:
         result = ctx.result(
             name,
             Status.SKIPPED,
@@ -261,7 +229,7 @@ async def run_check(
             message="disabled in this environment",
             skipped_because="configuration",
         )
-    elif check_task.fn.__dict__["writes"] and not ctx.config.writes_allowed:
+    elif declared.writes and not ctx.config.writes_allowed:
         result = ctx.result(
             name,
             Status.SKIPPED,
@@ -271,8 +239,10 @@ async def run_check(
             skipped_because="configuration",
         )
     else:
+        ctx.finished.pop(name, None)
         outcome, message = await task_runner(check_task, ctx, *args, **kwargs)
-        result = (
+        kept = ctx.finished.pop(name, None)
+        result = kept or (
             outcome
             if isinstance(outcome, CheckResult)
             else _gave_up(ctx, name, outcome, message, started)
@@ -282,7 +252,7 @@ async def run_check(
 
 
 async def run_as_prefect_task(
-    check_task: Task[..., CheckResult], *args: Any, **kwargs: Any
+    check_task: Task[..., Any], *args: Any, **kwargs: Any
 ) -> tuple[object, str | None]:
     """Run the check as a Prefect task run: its CheckResult, or what it failed with."""
     state = await check_task(*args, return_state=True, **kwargs)
@@ -301,12 +271,10 @@ def _gave_up(
         text = describe_error(outcome)
     else:
         text = scrub(state_message or "the task did not complete")
-    unreachable = "cannot connect" in text
+    unreachable = isinstance(outcome, TransientError) and outcome.unreachable
     return ctx.result(
         name,
-        # A target we cannot connect to at all is most often a wrong URL: the smoke
-        # system could not run the check, which must not read as a product failure.
-        Status.ERROR if unreachable else Status.FAILED,
+        judge_give_up(unreachable=unreachable),
         RETRIES + 1,
         started,
         expected="an answer within the timeout, without 429/5xx",
@@ -331,13 +299,32 @@ def skip_rest(ctx: JourneyContext, names: list[str], why: str) -> None:
         )
 
 
-def journey_result(ctx: JourneyContext) -> JourneyResult:
-    """The journey's results, in the order they ran."""
-    return JourneyResult(name=ctx.journey, checks=list(ctx.results), duration_ms=ctx.elapsed_ms())
+async def journey_outcome(ctx: JourneyContext) -> State[JourneyResult]:
+    """The journey run's final state: Failed unless its checks would pass a gate.
+
+    Run on its own (its deployment, from the UI) the journey also records its report
+    and result like a gate does, so the run page says what happened.
+    """
+    result = JourneyResult(name=ctx.journey, checks=list(ctx.results), duration_ms=ctx.elapsed_ms())
+    progress.journey_finished(result)
+    judged = journey_verdict(result, ctx.config.name)
+    if flow_run.get_id() is not None and flow_run.get_parent_flow_run_id() is None:
+        from tasks.report import record_results
+
+        judged.flow_run_id = str(flow_run.get_id() or "") or None
+        try:
+            await record_results(judged)
+        except Exception as e:  # a lost artifact must not turn into a lost verdict
+            log_warning(f"Could not record the journey's result artifacts: {scrub(str(e))}")
+    summary = f"{ctx.journey} {judged.verdict.value}"
+    if judged.verdict is Verdict.PASS:
+        return Completed(message=summary, data=result)
+    return Failed(message=scrub(f"{summary}: {judged.reasons[0]}")[:500], data=result)
 
 
-def announce(result: CheckResult) -> None:
-    """Log a finished check on the run and tell in-process listeners (the CLI's live view)."""
-    with contextlib.suppress(Exception):
-        get_run_logger().info(progress_line(result).strip())
-    progress.publish(result)
+__all__ = [
+    "journey_checks",
+    "journey_outcome",
+    "run_check",
+    "skip_rest",
+]

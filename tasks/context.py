@@ -14,17 +14,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from blocks.resolve import evidence_root, resolve_environment, suite_spec
+from blocks.resolve import evidence_root, resolved
 from smoke.config import SmokeConfig
 from smoke.results import CheckResult, Evidence, SkipKind, Status
 from smoke.scrub import scrub
 from smoke.spec import CheckOptions, JourneyBase, SuiteSpec
 from tasks import browser, progress
-from tasks.checks import announce
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
@@ -34,9 +33,14 @@ if TYPE_CHECKING:
 
 USER_AGENT = "smoke-flows/0.1 (+release gate)"
 
+SpecT = TypeVar("SpecT", bound=JourneyBase)
 
-class JourneyContext:
-    """Configuration, clients and collected results of one journey run."""
+
+class JourneyContext(Generic[SpecT]):
+    """Configuration, clients and collected results of one journey run.
+
+    ``spec`` is the journey's own part of the contract, typed: ``JourneyContext[AuthSpec]``.
+    """
 
     def __init__(
         self,
@@ -44,15 +48,13 @@ class JourneyContext:
         config: SmokeConfig,
         suite: SuiteSpec,
         evidence_dir: Path,
+        spec: SpecT,
         run_id: str | None = None,
     ) -> None:
         self.journey = journey
         self.config = config
         self.suite = suite
-        # Utility flows (seed) use the context without being a journey of the contract.
-        self.spec: JourneyBase = (
-            suite.journey(journey) if journey in type(suite).model_fields else JourneyBase()
-        )
+        self.spec: SpecT = spec
         self.evidence_dir = evidence_dir
         self.http = httpx.AsyncClient(
             base_url=config.api_base,
@@ -64,6 +66,8 @@ class JourneyContext:
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         self.results: list[CheckResult] = []
+        # Each check's result as its task returned it, by name (see ``tasks.checks``).
+        self.finished: dict[str, CheckResult] = {}
         self.evidence: dict[str, list[Evidence]] = {}
         self.variables: dict[str, Any] = {
             "test_email": config.test_email,
@@ -135,7 +139,13 @@ class JourneyContext:
     def record(self, result: CheckResult) -> None:
         """Keep a finished check's result and announce it."""
         self.results.append(result)
-        announce(result)
+        progress.announce(result)
+
+    def keep_evidence(self, evidence: Evidence) -> None:
+        """File evidence under the running check: kept even when it gives up on transient faults."""
+        name = progress.running_check()
+        if name is not None:
+            self.evidence.setdefault(name, []).append(evidence)
 
     def elapsed_ms(self) -> int:
         """Milliseconds since the journey started."""
@@ -158,13 +168,22 @@ class JourneyContext:
 
 
 @asynccontextmanager
-async def open_journey(journey: str, environment: str) -> AsyncIterator[JourneyContext]:
-    """Resolve the environment and open the journey's clients for the block's duration."""
-    config = await resolve_environment(environment)
-    suite = suite_spec(config)
+async def open_journey(
+    journey: str, environment: str, spec_type: type[SpecT]
+) -> AsyncIterator[JourneyContext[SpecT]]:
+    """Open the journey's clients for the block's duration.
+
+    Under a gate the environment was resolved once and is carried here; a journey run on
+    its own resolves it itself. A utility flow that is no journey of the contract (seed)
+    gets an empty ``spec_type()``.
+    """
+    config, suite = await resolved(environment)
+    spec = suite.journey(journey) if journey in type(suite).model_fields else spec_type()
+    if not isinstance(spec, spec_type):
+        raise TypeError(f"the {journey} journey's spec is a {type(spec).__name__}")
     folder = run_folder()
     evidence_dir = evidence_root() / folder / journey
-    ctx = JourneyContext(journey, config, suite, evidence_dir, run_id=folder)
+    ctx = JourneyContext(journey, config, suite, evidence_dir, spec, run_id=folder)
     progress.signal_started()
     async with browser.browser_for_journey():
         try:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from smoke import origins
 from smoke.contracts import describe, excerpt, validate
 from smoke.errors import ConfigError
+from smoke.outcomes import CheckFailed, CheckSkipped
 from smoke.results import Evidence
 from smoke.retry import (
     REQUEST_BACKOFF_S,
@@ -21,7 +22,7 @@ from smoke.retry import (
 )
 from smoke.scrub import scrubber
 from smoke.spec import Identity, Request, field_value, render
-from tasks.checks import CheckFailed, CheckSkipped, keep_evidence, note_recovered
+from tasks.progress import note_recovered
 from tasks.signin import Credentials, credentials
 
 if TYPE_CHECKING:
@@ -174,7 +175,7 @@ async def exchange(
     )
     # A status the contract expects (a health endpoint's 503, say) is an answer, not a fault.
     if is_transient_status(response.status_code) and response.status_code not in expect_status:
-        keep_evidence(ctx, reply.evidence())
+        ctx.keep_evidence(reply.evidence())
         raise TransientError(
             f"{method} {reply.path} answered {response.status_code}",
             expected=f"status {' or '.join(map(str, expect_status))}",

@@ -1,23 +1,80 @@
-"""Where finished checks go besides their journey: live progress and the gate's collector.
+"""What a running check notes, and where finished checks go besides their journey.
 
-Process-wide listeners serve the CLI's live view. The collector and the start signal
-are context variables, so they follow a gate's journeys (Prefect runs subflows in copies
-of the caller's context) and two gates in one process never mix their results.
+Process-wide listeners serve the CLI's live view. The collector, the start signal and
+the running check are context variables, so they follow a gate's journeys (Prefect runs
+subflows and tasks in copies of the caller's context) and two gates in one process
+never mix their results.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 
-from smoke.results import CheckResult
+from smoke.report import progress_line
+from smoke.results import CheckResult, JourneyResult, Status
 
 Listener = Callable[[CheckResult], None]
 _listeners: list[Listener] = []
 _collector: ContextVar[list[CheckResult] | None] = ContextVar("smoke_collector", default=None)
 _started: ContextVar[asyncio.Event | None] = ContextVar("smoke_journey_started", default=None)
+# Where a journey run hands its result, by name (``journeys_into``).
+_journeys: ContextVar[dict[str, JourneyResult] | None] = ContextVar("smoke_journeys", default=None)
+# Called with every check finished under a gate, to log it on the gate's own run.
+_gate_log: ContextVar[Listener | None] = ContextVar("smoke_gate_log", default=None)
+# The check running in this context, and the transient faults it recovered from.
+_running: ContextVar[str | None] = ContextVar("smoke_running_check", default=None)
+_recovered: ContextVar[list[str] | None] = ContextVar("smoke_recovered", default=None)
+
+# A failure is an ERROR line and a warning a WARNING line: filtering a run's logs by
+# level finds them.
+LEVELS = {
+    Status.FAILED: logging.ERROR,
+    Status.ERROR: logging.ERROR,
+    Status.FLAKY: logging.WARNING,
+    Status.DEGRADED: logging.WARNING,
+}
+
+
+def level_of(result: CheckResult) -> int:
+    """The log level a finished check is reported at."""
+    return LEVELS.get(result.status, logging.INFO)
+
+
+def announce(result: CheckResult) -> None:
+    """Log a finished check on its run, on the gate's run, and tell every listener."""
+    from prefect import get_run_logger
+
+    with suppress(Exception):  # outside a run (the plain-asyncio baseline) there is no log
+        get_run_logger().log(level_of(result), progress_line(result).strip())
+    publish(result)
+
+
+@contextmanager
+def running(check: str) -> Iterator[list[str]]:
+    """Mark ``check`` as running in this context; yields the transient faults it survives."""
+    recovered: list[str] = []
+    tokens = (_running.set(check), _recovered.set(recovered))
+    try:
+        yield recovered
+    finally:
+        _running.reset(tokens[0])
+        _recovered.reset(tokens[1])
+
+
+def running_check() -> str | None:
+    """The name of the check running in this context, if any."""
+    return _running.get()
+
+
+def note_recovered(what: str) -> None:
+    """Record that the running check survived a transient fault (it will read flaky)."""
+    seen = _recovered.get()
+    if seen is not None and what not in seen:
+        seen.append(what)
 
 
 def publish(result: CheckResult) -> None:
@@ -25,6 +82,10 @@ def publish(result: CheckResult) -> None:
     collected = _collector.get()
     if collected is not None:
         collected.append(result)
+    gate_log = _gate_log.get()
+    if gate_log is not None:
+        with suppress(Exception):
+            gate_log(result)
     for listener in list(_listeners):
         try:
             listener(result)
@@ -43,14 +104,39 @@ def listening(listener: Listener) -> Iterator[None]:
 
 
 @contextmanager
-def collecting() -> Iterator[list[CheckResult]]:
-    """Collect every check finished in this context (survives a deadline's cancellation)."""
+def collecting(log: Listener | None = None) -> Iterator[list[CheckResult]]:
+    """Collect every check finished in this context (survives a deadline's cancellation).
+
+    ``log`` is called with each of them too: the gate logs them on its own run.
+    """
     collected: list[CheckResult] = []
-    token = _collector.set(collected)
+    tokens = (_collector.set(collected), _gate_log.set(log))
     try:
         yield collected
     finally:
-        _collector.reset(token)
+        _collector.reset(tokens[0])
+        _gate_log.reset(tokens[1])
+
+
+@contextmanager
+def journeys_into(finished: dict[str, JourneyResult]) -> Iterator[None]:
+    """Journeys finishing inside the block hand their results to ``finished``, in memory.
+
+    The gate reads a journey's result from here rather than from its final state, which
+    may come back from the API without its data.
+    """
+    token = _journeys.set(finished)
+    try:
+        yield
+    finally:
+        _journeys.reset(token)
+
+
+def journey_finished(result: JourneyResult) -> None:
+    """Hand a finished journey's result to the gate it runs under, if any."""
+    journeys = _journeys.get()
+    if journeys is not None:
+        journeys[result.name] = result
 
 
 def signal_started() -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 
 from smoke.contracts import as_json
-from tasks.checks import CheckFailed, CheckSkipped, Passed, check
+from smoke.outcomes import CheckFailed, CheckSkipped, Passed
+from tasks.checks import every_journey_check as check
 from tasks.context import JourneyContext
 from tasks.http import ProbeTarget, Reply, exchange, send
 from tasks.signin import Credentials

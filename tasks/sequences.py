@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from smoke.errors import ConfigError
+from smoke.outcomes import CheckFailed, Passed
 from smoke.spec import Step, request_placeholders
-from tasks.checks import CheckFailed, Passed, check, run_check, skip_rest
+from tasks.checks import every_journey_check as check
+from tasks.checks import run_check, skip_rest
 from tasks.context import JourneyContext
 from tasks.http import expect, save, send
 from tasks.refusal import anonymous_refused, bad_token_refused
@@ -31,7 +33,7 @@ async def _run_step(ctx: JourneyContext, step: Step, phase: str) -> str:
     return f"{step.name} -> {reply.status}{kept}"
 
 
-@check("setup", writes=True)
+@check("setup")
 async def setup(ctx: JourneyContext) -> Passed:
     """Invariant: every setup request of the contract answers its expected status and
     contract, in order; what they save is there for the journey's checks."""
@@ -45,7 +47,7 @@ def _unsaved(ctx: JourneyContext, step: Step) -> list[str]:
     return sorted(n for n in names if n.startswith("saved.") and n.split(".")[1] not in saved)
 
 
-@check("teardown", writes=True)
+@check("teardown")
 async def teardown(ctx: JourneyContext) -> Passed:
     """Invariant: every teardown request whose data this run created answers its expected
     status; all are tried even when one fails, and none touches data this run did not make.

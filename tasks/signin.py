@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from smoke.config import SmokeConfig
+from smoke.outcomes import CheckFailed, CheckSkipped
 from smoke.scrub import scrubber
 from smoke.spec import Identity
-from tasks.checks import CheckFailed, CheckSkipped
 
 if TYPE_CHECKING:
     from tasks.context import JourneyContext

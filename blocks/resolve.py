@@ -23,6 +23,7 @@ from smoke.config import (
     SmokeConfig,
     apply_env_overrides,
     dotenv_has_base_url,
+    unknown_environment,
     from_env,
     register_secrets,
 )
@@ -79,11 +80,7 @@ async def resolve_environment(name: str) -> SmokeConfig:
                 if prefect_api_configured()
                 else "no Prefect API configured (PREFECT_API_URL) to load a block from"
             )
-            raise ConfigError(
-                f"Unknown environment {name!r}: {where}, and SMOKE_BASE_URL is not set. "
-                f"Use --env sandbox for the local sandbox, push a block with "
-                f"`smoke blocks push --env {name}`, or set SMOKE_BASE_URL and friends."
-            )
+            raise unknown_environment(name, where)
     config.validate_for_run()
     return config
 

@@ -315,7 +315,16 @@ def _prefect(args: argparse.Namespace, *, start_local: bool = False) -> PrefectT
     from cli.prefect_target import choose
     from cli.validate import validate_locally
 
-    validate_locally(args.env if args.command != "demo" else "sandbox")
+    from cli import server
+    from smoke.config import unknown_environment
+
+    validated = validate_locally(args.env if args.command != "demo" else "sandbox")
+    no_server = server.configured_api_url() is None and server.recorded_server() is None
+    if validated.config is None and no_server:
+        # Only a block could define it, and no Prefect server is there to hold blocks.
+        raise unknown_environment(
+            args.env, "no Prefect API configured (PREFECT_API_URL) to load a block from"
+        )
     return choose(ephemeral=args.ephemeral, start_local=start_local)
 
 

@@ -175,9 +175,9 @@ class SmokeConfig(BaseModel):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 out.append(value.get_secret_value())
-            elif isinstance(value, str) and urlsplit(value).password:
+            elif isinstance(value, str) and (password := _url_password(value)):
                 # A URL that carries a password is refused; until then it is a secret.
-                out.append(str(urlsplit(value).password))
+                out.append(password)
         return out
 
     def validate_for_run(self, *, partial: bool = False) -> None:
@@ -214,6 +214,13 @@ class SmokeConfig(BaseModel):
         spec = load_spec(self.contract_file, self.journeys or None)
         origins.check_contract_origins(self, spec)
         identities.check_identities(self, spec)
+
+
+def _url_password(value: str) -> str | None:
+    try:
+        return urlsplit(value).password
+    except ValueError:  # not a URL at all; check_url says so
+        return None
 
 
 def check_test_key(key: SecretStr | None) -> None:
@@ -302,6 +309,15 @@ def from_env(name: str) -> SmokeConfig:
     config = SmokeConfig(name=name).model_copy(update=env_overrides() | {"name": name})
     register_secrets(config)
     return config
+
+
+def unknown_environment(name: str, where: str) -> ConfigError:
+    """The error for an environment nothing configures (``where``: where it was looked for)."""
+    return ConfigError(
+        f"Unknown environment {name!r}: {where}, and SMOKE_BASE_URL is not set. "
+        f"Use --env sandbox for the local sandbox, push a block with "
+        f"`smoke blocks push --env {name}`, or set SMOKE_BASE_URL and friends."
+    )
 
 
 def dotenv_has_base_url(env_file: Path = Path(".env")) -> bool:

@@ -47,14 +47,26 @@ def is_absolute(url: str) -> bool:
 
 def has_credentials(url: str) -> bool:
     """True when the URL carries a user name or password before its host."""
-    return "@" in urlsplit(url.strip()).netloc
+    return "@" in _netloc(url)
+
+
+def _netloc(url: str) -> str:
+    """The part between ``//`` and the path, even of a URL urlsplit refuses (``http://[::1``)."""
+    try:
+        return urlsplit(url.strip()).netloc
+    except ValueError:
+        return url.strip().split("//", 1)[-1].split("/", 1)[0]
 
 
 def redact(url: str) -> str:
     """``url`` safe to print: user name and password replaced by ``***``."""
-    parts = urlsplit(url.strip())
-    if "@" not in parts.netloc:
+    netloc = _netloc(url)
+    if "@" not in netloc:
         return url
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.replace(netloc, f"***@{netloc.rsplit('@', 1)[1]}", 1)
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"***@{host}"))
 

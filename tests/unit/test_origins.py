@@ -213,3 +213,11 @@ def test_allowed_origins_read_from_a_json_list(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SMOKE_BASE_URL", "https://staging.example.com")
     monkeypatch.setenv("SMOKE_ALLOWED_ORIGINS", '["https://login.example.com"]')
     assert from_env("staging").allowed_origins == ["https://login.example.com"]
+
+
+def test_a_url_urlsplit_refuses_is_still_checked_for_credentials_and_redacted() -> None:
+    from smoke.origins import has_credentials, redact
+
+    assert has_credentials("http://u:pw@[::1")
+    assert redact("http://u:pw@[::1") == "http://***@[::1"
+    assert not has_credentials("http://[::1")

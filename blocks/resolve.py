@@ -23,9 +23,9 @@ from smoke.config import (
     SmokeConfig,
     apply_env_overrides,
     dotenv_has_base_url,
-    unknown_environment,
     from_env,
     register_secrets,
+    unknown_environment,
 )
 from smoke.errors import ConfigError, SmokeSystemError
 from smoke.scrub import scrubber

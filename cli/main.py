@@ -312,10 +312,9 @@ def _record_error(error: BaseException, argv: list[str]) -> None:
 
 def _prefect(args: argparse.Namespace, *, start_local: bool = False) -> PrefectTarget:
     """Check the configuration first (no Prefect), then decide where runs are recorded."""
+    from cli import server
     from cli.prefect_target import choose
     from cli.validate import validate_locally
-
-    from cli import server
     from smoke.config import unknown_environment
 
     validated = validate_locally(args.env if args.command != "demo" else "sandbox")

@@ -10,6 +10,7 @@ applicable checks on; broken three ways, it fails on the check that owns the bre
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -55,6 +56,7 @@ def kinto(prefect: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
                 admin_email=running.admin.user,
                 admin_password=SecretStr(running.admin.password),
                 contract_file=str(CONTRACT),
+                reserved_identities=json.loads(example_settings()["SMOKE_RESERVED_IDENTITIES"]),
             )
         )
         try:
@@ -65,6 +67,12 @@ def kinto(prefect: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
                 os.environ.pop(EVIDENCE_ENV, None)
             else:
                 os.environ[EVIDENCE_ENV] = previous_evidence
+
+
+def example_settings() -> dict[str, str]:
+    """The SMOKE_* settings docs/examples/kinto.env gives."""
+    lines = [ln.strip() for ln in ENV_EXAMPLE.read_text().splitlines()]
+    return dict(ln.split("=", 1) for ln in lines if ln and not ln.startswith("#"))
 
 
 def run_gate(**params: Any) -> GateResult:
@@ -84,8 +92,7 @@ def failing(result: GateResult) -> set[str]:
 
 
 def test_the_kinto_env_example_names_only_real_settings() -> None:
-    lines = [ln.strip() for ln in ENV_EXAMPLE.read_text().splitlines()]
-    settings = dict(ln.split("=", 1) for ln in lines if ln and not ln.startswith("#"))
+    settings = example_settings()
     fields = {f"SMOKE_{name.upper()}" for name in SmokeConfig.model_fields}
     assert set(settings) <= fields, set(settings) - fields
     assert settings["SMOKE_AUTH_METHOD"] == "basic"

@@ -68,7 +68,8 @@ def journey_context(target: LoggingServer, tmp_path: Path) -> object:
         test_password=SecretStr(PASSWORD),
         e2e_token=SecretStr(E2E_TOKEN),
     )
-    return JourneyContext("auth", config, load_spec(), tmp_path)
+    suite = load_spec()
+    return JourneyContext("auth", config, suite, tmp_path, suite.auth)
 
 
 def assert_nothing_reached(foreign: LoggingServer) -> None:
@@ -83,12 +84,15 @@ def test_the_http_client_does_not_follow_a_redirect_to_another_origin(
 ) -> None:
     from tasks.checks import CheckFailed
     from tasks.http import login, send
+    from tasks.signin import Credentials
+
+    bearer = Credentials("test", "bearer", {"Authorization": f"Bearer {TOKEN}"}, token=TOKEN)
 
     target, foreign = servers
     ctx = journey_context(target, tmp_path)
 
     async def go() -> None:
-        reply = await send(ctx, Request(path="/redirect"), token=TOKEN)  # type: ignore[arg-type]
+        reply = await send(ctx, Request(path="/redirect"), as_credentials=bearer)  # type: ignore[arg-type]
         assert reply.status == 302
         e2e = await send(ctx, Request(path="/e2e/status", e2e=True))  # type: ignore[arg-type]
         assert e2e.status == 307
@@ -100,7 +104,7 @@ def test_the_http_client_does_not_follow_a_redirect_to_another_origin(
                 ctx,  # type: ignore[arg-type]
                 Request(path="{{next}}"),
                 {"next": f"{foreign.url}/landing"},
-                token=TOKEN,
+                as_credentials=bearer,
             )
         await ctx.aclose()  # type: ignore[attr-defined]
 

@@ -78,7 +78,8 @@ def journey(tmp_path: Path, method: str, inline: dict[str, Any] | None = None) -
             "key-0123456789abcdef" if method == "api_key" else "tok-0123456789abcdef"
         ),
     )
-    ctx = JourneyContext("dashboard", config, load_spec(inline=inline), tmp_path)
+    suite = load_spec(inline=inline)
+    ctx = JourneyContext("dashboard", config, suite, tmp_path, suite.dashboard)
     ctx.http = httpx.AsyncClient(
         base_url=config.api_base,
         transport=httpx.MockTransport(fake_app),

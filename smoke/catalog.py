@@ -28,29 +28,76 @@ class CheckDef:
     writes: bool = False
     # Checks named after the contract: one per onboarding step or dashboard endpoint.
     per: Per | None = None
+    # Checks of the same journey that must run with it (``--check`` brings them): what it
+    # needs first, the positive twin that keeps a refusal from passing vacuously, or
+    # the cleanup of what it creates. ``step`` means every onboarding step.
+    needs: tuple[str, ...] = ()
+    # Parts of the journey's contract it tests; unset, the check is not applicable.
+    requires: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.journey}.{self.name}"
 
 
+# What the billing checks after the interlock all need first.
+_PAID = ("test_mode_interlock", "cleanup_before")
+
 CATALOG: tuple[CheckDef, ...] = (
     CheckDef("preflight", "health", "the health endpoint answers and says healthy"),
     CheckDef("preflight", "version", "the deployed version is the one being released"),
-    CheckDef("preflight", "stripe_test_mode", "the target reports Stripe test mode"),
     CheckDef(
-        "preflight", "e2e_token_required", "the e2e endpoints refuse callers without the token"
+        "preflight",
+        "stripe_test_mode",
+        "the target reports Stripe test mode",
+        requires=("e2e_status",),
+    ),
+    CheckDef(
+        "preflight",
+        "e2e_token_required",
+        "the e2e endpoints refuse callers without the token",
+        requires=("e2e_status",),
     ),
     CheckDef("auth", "password_login", "the test identity gets a token through the login request"),
     CheckDef(
-        "auth", "me_identity", "the session reaches the identity endpoint as the test identity"
+        "auth",
+        "me_identity",
+        "the session reaches the identity endpoint as the test identity",
+        needs=("password_login",),
     ),
-    CheckDef("auth", "tenant_isolation", "the test identity cannot read another tenant's resource"),
-    CheckDef("auth", "browser_login", "a person signs in through the identity provider and back"),
-    CheckDef("auth", "forged_state_rejected", "a callback with a forged state is refused"),
-    CheckDef("auth", "passkey_login", "a passkey registers and signs in", writes=True),
     CheckDef(
-        "onboarding", "cleanup_before", "the test identity's earlier data is gone", writes=True
+        "auth",
+        "tenant_isolation",
+        "the test identity cannot read another tenant's resource",
+        needs=("password_login",),
+        requires=("tenant_isolation",),
+    ),
+    CheckDef(
+        "auth",
+        "browser_login",
+        "a person signs in through the identity provider and back",
+        requires=("browser_login",),
+    ),
+    CheckDef(
+        "auth",
+        "forged_state_rejected",
+        "a callback with a forged state is refused",
+        requires=("browser_login", "forged_state"),
+    ),
+    CheckDef(
+        "auth",
+        "passkey_login",
+        "a passkey registers and signs in",
+        writes=True,
+        needs=("password_login",),
+        requires=("passkey",),
+    ),
+    CheckDef(
+        "onboarding",
+        "cleanup_before",
+        "the test identity's earlier data is gone",
+        writes=True,
+        requires=("cleanup",),
     ),
     CheckDef(
         "onboarding",
@@ -58,29 +105,78 @@ CATALOG: tuple[CheckDef, ...] = (
         "each step answers its contract and feeds the next",
         writes=True,
         per="step",
+        # A step also needs the steps before it (their saved values): see smoke/selection.py.
+        needs=("cleanup_before",),
     ),
-    CheckDef("onboarding", "preview_matches", "the preview shows what was submitted", writes=True),
-    CheckDef("onboarding", "welcome_email", "the welcome email reaches the new user", writes=True),
+    CheckDef(
+        "onboarding",
+        "preview_matches",
+        "the preview shows what was submitted",
+        writes=True,
+        needs=("cleanup_before", "step"),
+        requires=("preview",),
+    ),
+    CheckDef(
+        "onboarding",
+        "welcome_email",
+        "the welcome email reaches the new user",
+        writes=True,
+        needs=("cleanup_before", "step"),
+        requires=("welcome_email",),
+    ),
     CheckDef("billing", "test_mode_interlock", "Stripe is in test mode before anything is paid"),
     CheckDef(
-        "billing", "cleanup_before", "no subscription is left from an earlier run", writes=True
+        "billing",
+        "cleanup_before",
+        "no subscription is left from an earlier run",
+        writes=True,
+        needs=("test_mode_interlock",),
+        requires=("cleanup",),
     ),
     CheckDef(
-        "billing", "cancel_returns_unchanged", "cancelling checkout changes nothing", writes=True
+        "billing",
+        "cancel_returns_unchanged",
+        "cancelling checkout changes nothing",
+        writes=True,
+        needs=_PAID,
     ),
     CheckDef(
         "billing",
         "declined_card",
         "a declined card gives an error and no subscription",
         writes=True,
+        # Its positive twin: a checkout that refused every card would pass it alone.
+        needs=(*_PAID, "checkout_success"),
     ),
-    CheckDef("billing", "checkout_success", "checkout with a test card succeeds", writes=True),
     CheckDef(
-        "billing", "subscription_active", "the webhook activates the subscription", writes=True
+        "billing",
+        "checkout_success",
+        "checkout with a test card succeeds",
+        writes=True,
+        # The subscription it creates is cancelled afterwards, never left running.
+        needs=(*_PAID, "subscription_active", "subscription_cancelled"),
     ),
-    CheckDef("billing", "unsigned_webhook_rejected", "an unsigned webhook is refused", writes=True),
     CheckDef(
-        "billing", "subscription_cancelled", "the test subscription is cancelled", writes=True
+        "billing",
+        "subscription_active",
+        "the webhook activates the subscription",
+        writes=True,
+        needs=(*_PAID, "checkout_success"),
+    ),
+    CheckDef(
+        "billing",
+        "unsigned_webhook_rejected",
+        "an unsigned webhook is refused",
+        writes=True,
+        needs=_PAID,
+    ),
+    CheckDef(
+        "billing",
+        "subscription_cancelled",
+        "the test subscription is cancelled",
+        writes=True,
+        # Without a subscription to cancel it would pass vacuously.
+        needs=(*_PAID, "checkout_success", "subscription_active"),
     ),
     CheckDef(
         "dashboard",
@@ -88,12 +184,20 @@ CATALOG: tuple[CheckDef, ...] = (
         "the endpoint answers its contract, within budget, non-empty",
         per="endpoint",
     ),
-    CheckDef("dashboard", "ui", "the page renders its key elements with no errors"),
+    CheckDef(
+        "dashboard", "ui", "the page renders its key elements with no errors", requires=("ui",)
+    ),
     *(
         check
         for journey in JOURNEYS
         for check in (
-            CheckDef(journey, "setup", "the contract's setup requests answer", writes=True),
+            CheckDef(
+                journey,
+                "setup",
+                "the contract's setup requests answer",
+                writes=True,
+                requires=("setup",),
+            ),
             CheckDef(
                 journey,
                 "anonymous_refused",
@@ -105,11 +209,19 @@ CATALOG: tuple[CheckDef, ...] = (
                 "every route an identity got a 2xx for refuses its credential tampered",
             ),
             CheckDef(
-                journey, "teardown", "what this run created is removed, nothing else", writes=True
+                journey,
+                "teardown",
+                "what this run created is removed, nothing else",
+                writes=True,
+                requires=("teardown",),
             ),
         )
     ),
 )
+# Checks every journey runs around its own (tasks/sequences.py: journey_frame).
+FRAME = ("setup", "teardown")
+# Replays of what the journey's other checks reached: alone they would prove nothing.
+REFUSALS = ("anonymous_refused", "bad_token_refused")
 
 
 def find(journey: str, name: str) -> CheckDef:

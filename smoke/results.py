@@ -28,12 +28,14 @@ class Status(StrEnum):
 
 
 # Why a check was skipped: switched off (or not set up) by the environment's
-# configuration, not applicable to this product, or an earlier check it needs failed.
-SkipKind = Literal["configuration", "not_applicable", "prerequisite"]
+# configuration, not applicable to this product, an earlier check it needs failed, or
+# left out of a run by ``--check``/``--skip``.
+SkipKind = Literal["configuration", "not_applicable", "prerequisite", "not_selected"]
 SKIP_KINDS: dict[str, str] = {
     "configuration": "off by configuration",
     "not_applicable": "not applicable",
     "prerequisite": "prerequisite failed",
+    "not_selected": "not selected",
 }
 
 

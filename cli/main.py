@@ -83,7 +83,26 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _selection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="run only these checks and what they need, e.g. auth.tenant_isolation or "
+        "'dashboard.*' (repeatable; `smoke list` names them)",
+    )
+    p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out these checks and what needs them (repeatable, same patterns)",
+    )
+
+
 def _gate_options(p: argparse.ArgumentParser) -> None:
+    _selection_options(p)
     p.add_argument(
         "--version", dest="release_version", metavar="V", help="the version being released"
     )
@@ -146,7 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     journey = sub.add_parser("journey", help="run one journey against an environment")
     journey.add_argument("name", choices=JOURNEY_NAMES)
     journey.add_argument("--env", required=True, metavar="NAME")
+    _selection_options(journey)
     _output_options(journey)
+
+    listed = sub.add_parser(
+        "list", help="every check: journey, blocking, writes, on for an environment or why not"
+    )
+    listed.add_argument("--env", default="sandbox", metavar="NAME", help="default: sandbox")
+    listed.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _selection_options(listed)
 
     demo = sub.add_parser(
         "demo", help="start the sandbox, run the gate against it, stop everything"
@@ -318,6 +345,18 @@ def _prefect(args: argparse.Namespace, *, start_local: bool = False) -> PrefectT
     from smoke.config import unknown_environment
 
     validated = validate_locally(args.env if args.command != "demo" else "sandbox")
+    if validated.config is not None and validated.suite is not None:
+        # A misspelt --check exits 2 now; a block's own contract is checked when it is read.
+        from smoke.selection import select
+
+        journeys = [args.name] if args.command == "journey" else args.journeys
+        select(
+            validated.suite,
+            args.check,
+            args.skip,
+            journeys,
+            with_preflight=args.command != "journey",
+        )
     no_server = server.configured_api_url() is None and server.recorded_server() is None
     if validated.config is None and no_server:
         # Only a block could define it, and no Prefect server is there to hold blocks.
@@ -346,6 +385,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         outputs=_outputs(args),
         prefect=_prefect(args),
         sandbox_faults=args.fault,
+        checks=args.check,
+        skip=args.skip,
     )
 
 
@@ -353,7 +394,14 @@ def cmd_journey(args: argparse.Namespace) -> int:
     """``smoke journey NAME``."""
     from cli.run import run_single_journey
 
-    return run_single_journey(args.name, args.env, outputs=_outputs(args), prefect=_prefect(args))
+    return run_single_journey(
+        args.name,
+        args.env,
+        outputs=_outputs(args),
+        prefect=_prefect(args),
+        checks=args.check,
+        skip=args.skip,
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -371,6 +419,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         outputs=_outputs(args),
         prefect=_prefect(args, start_local=True),
         sandbox_faults=args.fault,
+        checks=args.check,
+        skip=args.skip,
     )
 
 
@@ -379,6 +429,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from cli.validate import cmd_validate as validate
 
     return validate(args.env, args.contract)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``smoke list``."""
+    from cli.listing import cmd_list as list_checks
+
+    return list_checks(args.env, args.check, args.skip, args.json)
 
 
 def cmd_server(args: argparse.Namespace) -> int:
@@ -481,6 +538,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sandbox": cmd_sandbox,
     "faults": cmd_faults,
     "validate": cmd_validate,
+    "list": cmd_list,
     "server": cmd_server,
     "seed": cmd_seed,
     "blocks": cmd_blocks,

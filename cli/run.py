@@ -72,6 +72,8 @@ def run_gate(
     outputs: Outputs,
     prefect: PrefectTarget,
     sandbox_faults: list[str] | None = None,
+    checks: list[str] | None = None,
+    skip: list[str] | None = None,
 ) -> int:
     """``smoke gate`` / ``smoke demo``: run the gate in this process and report."""
     with ExitStack() as stack:
@@ -83,6 +85,8 @@ def run_gate(
             f"Gate {environment} ({config.base_url}) version {version or '(not checked)'}, mode {mode}"
         )
         say(f"Journeys: {', '.join(selected)}; deadline {deadline_s} s; {prefect.describe()}")
+        if checks or skip:
+            say(describe_selection(checks, skip))
         started = time.perf_counter()
         finished: list[CheckResult] = []
         outcome = run_flow(
@@ -93,6 +97,8 @@ def run_gate(
                 mode=mode,
                 fail_on_flaky=fail_on_flaky,
                 deadline_s=deadline_s,
+                checks=checks or None,
+                skip=skip or None,
                 return_state=True,
             ),
             deadline_s,
@@ -108,17 +114,45 @@ def run_gate(
     return report(result, outputs, prefect)
 
 
+def describe_selection(checks: list[str] | None, skip: list[str] | None) -> str:
+    """The progress line that says a run is a selection."""
+    parts = [f"only {', '.join(checks)} and what they need" if checks else "every check"]
+    if skip:
+        parts.append(f"without {', '.join(skip)}")
+    return f"Checks: {' '.join(parts)}; the others are skipped (not selected)"
+
+
 def run_single_journey(
-    name: str, environment: str, *, outputs: Outputs, prefect: PrefectTarget
+    name: str,
+    environment: str,
+    *,
+    outputs: Outputs,
+    prefect: PrefectTarget,
+    checks: list[str] | None = None,
+    skip: list[str] | None = None,
 ) -> int:
     """``smoke journey NAME``: one journey, judged and reported like a gate."""
     with ExitStack() as stack:
         config = prepare(stack, environment, None, None, outputs.report_dir, prefect)
+        from blocks.resolve import suite_spec
         from flows.gate import JOURNEY_FLOWS
+        from smoke.selection import select
+        from tasks.checks import selecting
 
+        selection = select(
+            suite_spec(config), checks or [], skip or [], [name], with_preflight=False
+        )
         say(f"Journey {name} against {environment} ({config.base_url}); {prefect.describe()}")
+        if selection is not None:
+            say(describe_selection(checks, skip))
+
+        async def selected_journey() -> Any:
+            # The flow runs in this coroutine's context, so its checks see the selection.
+            with selecting(selection):
+                return await JOURNEY_FLOWS[name](environment, return_state=True)
+
         started = time.perf_counter()
-        outcome = run_flow(lambda: JOURNEY_FLOWS[name](environment, return_state=True), 600)
+        outcome = run_flow(selected_journey, 600)
     duration = time.perf_counter() - started
     if isinstance(outcome, JourneyResult):
         result = journey_verdict(outcome, environment, duration)

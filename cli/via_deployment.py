@@ -30,6 +30,8 @@ def run_gate_via_deployment(
     outputs: Outputs,
     prefect: PrefectTarget,
     sandbox_faults: list[str] | None = None,
+    checks: list[str] | None = None,
+    skip: list[str] | None = None,
 ) -> int:
     """Trigger, follow, report; the exit code follows the verdict."""
     if prefect.kind == "ephemeral":
@@ -56,6 +58,11 @@ def run_gate_via_deployment(
         }
         if journeys:
             parameters["journeys"] = journeys
+        # Only when given: a deployment made before selection existed still runs.
+        if checks:
+            parameters["checks"] = checks
+        if skip:
+            parameters["skip"] = skip
         outcome = asyncio.run(trigger_and_follow(parameters, deadline_s, say))
     result = (
         outcome

@@ -24,9 +24,11 @@ from smoke.errors import ConfigError, SmokeError
 from smoke.report import progress_line
 from smoke.results import CheckResult, GateResult, JourneyResult, Status, Verdict
 from smoke.scrub import scrub
+from smoke.selection import checks_of, select
 from smoke.spec import JOURNEYS, PREFLIGHT, SuiteSpec
 from smoke.verdict import decide
 from tasks import browser, progress
+from tasks.checks import current_selection, selecting
 from tasks.context import skipped_journey
 from tasks.report import record_results
 from tasks.rollback import request_rollback, wants_rollback
@@ -79,8 +81,16 @@ async def release_gate(
         int,
         Field(ge=5, le=3600, description="The whole gate must finish within this many seconds."),
     ] = 120,
+    checks: list[str] | None = None,
+    skip: list[str] | None = None,
 ) -> Any:
-    """Preflight, then the selected journeys concurrently; FAIL/ERROR end the run Failed."""
+    """Preflight, then the selected journeys concurrently; FAIL/ERROR end the run Failed.
+
+    Args:
+        checks: Run only these checks and what they need, e.g. auth.tenant_isolation or
+            dashboard.* (`smoke list` names them); all when empty.
+        skip: Leave out these checks (same patterns) and every check that needs them.
+    """
     started = time.perf_counter()
     selected = list(dict.fromkeys(journeys or JOURNEYS))
     result = GateResult(verdict=Verdict.ERROR, environment=environment, version=version, mode=mode)
@@ -91,7 +101,8 @@ async def release_gate(
         # Resolved and checked once for the whole run; the journeys are handed this.
         config = await resolve_environment(environment)
         suite = suite_spec(config)
-        with carried(environment, config, suite):
+        selection = select(suite, checks or [], skip or [], selected)
+        with carried(environment, config, suite), selecting(selection):
             async with environment_slot(environment, wait_s):
                 results = await run_until_deadline(
                     environment, version, selected, suite, deadline_s
@@ -164,9 +175,13 @@ async def run_until_deadline(
         finished: dict[str, JourneyResult] = {}
         try:
             async with asyncio.timeout(deadline_s):
-                finished[PREFLIGHT] = await run_journey(PREFLIGHT, environment, version)
+                finished.update(not_selected(suite, [PREFLIGHT, *selected]))
+                if PREFLIGHT not in finished:
+                    finished[PREFLIGHT] = await run_journey(PREFLIGHT, environment, version)
                 blocked = [c for c in finished[PREFLIGHT].checks if c.is_problem and c.blocking]
                 for name in selected:
+                    if name in finished:
+                        continue
                     if not suite.journey(name).enabled:
                         finished[name] = JourneyResult(
                             name=name, checks=skipped_journey(name, "disabled in this environment")
@@ -181,6 +196,37 @@ async def run_until_deadline(
             pass
         ordered = [PREFLIGHT, *selected]
         return [finished.get(name) or timed_out(name, collected, deadline_s) for name in ordered]
+
+
+def not_selected(suite: SuiteSpec, journeys: list[str]) -> dict[str, JourneyResult]:
+    """The journeys this run's selection leaves out whole: each check skipped, "not selected".
+
+    They are not started at all, yet every check is listed, so a selected run's report
+    never reads as if it had run more than it did.
+    """
+    selection = current_selection()
+    if selection is None:
+        return {}
+    left_out: dict[str, JourneyResult] = {}
+    for journey in journeys:
+        if selection.touches(journey):
+            continue
+        part = suite.journey(journey)
+        left_out[journey] = JourneyResult(
+            name=journey,
+            checks=[
+                CheckResult(
+                    journey=journey,
+                    check=c.name,
+                    status=Status.SKIPPED,
+                    blocking=part.options(c.name).blocking,
+                    message=selection.why_not(journey, c.name),
+                    skipped_because="not_selected",
+                )
+                for c in checks_of(suite, [journey])
+            ],
+        )
+    return left_out
 
 
 def timed_out(journey: str, collected: list[CheckResult], deadline_s: float) -> JourneyResult:

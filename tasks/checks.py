@@ -12,8 +12,9 @@ fault is retried by Prefect (``retry_condition_fn``) with exponential backoff.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 import httpx
@@ -29,6 +30,7 @@ from smoke.outcomes import CheckFailed, CheckSkipped, Passed, judge_give_up, jud
 from smoke.results import CheckResult, JourneyResult, Status, Verdict
 from smoke.retry import RETRIES, TransientError, backoff_delays, is_transient
 from smoke.scrub import scrub
+from smoke.selection import Selection
 from smoke.verdict import journey_verdict
 from tasks import progress
 from tasks.context import JourneyContext
@@ -42,6 +44,39 @@ CheckBody = Callable[Concatenate[Any, P], Awaitable[Passed]]
 
 # Every check task and what the catalogue declares about it.
 DECLARED: dict[int, CheckDef] = {}
+# The run's --check/--skip selection; None runs every check. A context variable, so it
+# follows the gate into its journey subflows and never leaks into another gate's run.
+_selection: ContextVar[Selection | None] = ContextVar("smoke_selection", default=None)
+
+
+@contextmanager
+def selecting(selection: Selection | None) -> Iterator[None]:
+    """Within the block, only the checks ``selection`` names run; the others are skipped."""
+    token = _selection.set(selection)
+    try:
+        yield
+    finally:
+        _selection.reset(token)
+
+
+def current_selection() -> Selection | None:
+    """The selection of the run in this context (None: every check)."""
+    return _selection.get()
+
+
+def _not_selected(ctx: JourneyContext, name: str) -> CheckResult | None:
+    """The skipped result of a check this run's selection leaves out, else None."""
+    selection = _selection.get()
+    if selection is None or selection.selects(ctx.journey, name):
+        return None
+    return ctx.result(
+        name,
+        Status.SKIPPED,
+        0,
+        time.perf_counter(),
+        message=selection.why_not(ctx.journey, name),
+        skipped_because="not_selected",
+    )
 
 
 def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -220,7 +255,10 @@ async def run_check(
     declared = DECLARED[id(check_task)]
     name: str = kwargs.get("check_name") or declared.name
     started = time.perf_counter()
-    if not ctx.options(name).enabled:
+    unselected = _not_selected(ctx, name)
+    if unselected is not None:
+        result = unselected
+    elif not ctx.options(name).enabled:
         result = ctx.result(
             name,
             Status.SKIPPED,
@@ -285,10 +323,14 @@ def _gave_up(
 
 
 def skip_rest(ctx: JourneyContext, names: list[str], why: str) -> None:
-    """Record ``names`` as skipped because an earlier check they depend on failed."""
+    """Record ``names`` as skipped because an earlier check they depend on failed.
+
+    A check the run's selection leaves out reads "not selected" instead.
+    """
     for name in names:
         ctx.record(
-            ctx.result(
+            _not_selected(ctx, name)
+            or ctx.result(
                 name,
                 Status.SKIPPED,
                 0,
@@ -323,8 +365,10 @@ async def journey_outcome(ctx: JourneyContext) -> State[JourneyResult]:
 
 
 __all__ = [
+    "current_selection",
     "journey_checks",
     "journey_outcome",
     "run_check",
+    "selecting",
     "skip_rest",
 ]

@@ -19,6 +19,7 @@ from flows.billing import billing
 from flows.dashboard import dashboard
 from flows.onboarding import onboarding
 from flows.preflight import preflight
+from smoke.catalog import FRAME
 from smoke.config import SmokeConfig
 from smoke.errors import ConfigError, SmokeError
 from smoke.report import progress_line
@@ -224,6 +225,8 @@ def not_selected(suite: SuiteSpec, journeys: list[str]) -> dict[str, JourneyResu
                     skipped_because="not_selected",
                 )
                 for c in checks_of(suite, [journey])
+                # journey_frame records setup and teardown only when the contract has them.
+                if c.declared.name not in FRAME or getattr(part, c.declared.name)
             ],
         )
     return left_out

@@ -81,7 +81,7 @@ def test_a_misspelt_check_is_an_error_naming_the_closest(
 
 
 def test_a_pattern_outside_the_run_s_journeys_matches_nothing(suite: SuiteSpec) -> None:
-    with pytest.raises(ConfigError, match="--check 'dashboard.ui' matches no check"):
+    with pytest.raises(ConfigError, match=r"--check 'dashboard\.ui' matches no check"):
         select(suite, ["dashboard.ui"], [], ["auth"])
 
 
@@ -135,12 +135,12 @@ def test_skip_applies_to_a_glob_selection(suite: SuiteSpec) -> None:
 
 
 def test_a_named_check_that_skip_takes_away_is_an_error(suite: SuiteSpec) -> None:
-    with pytest.raises(ConfigError, match="needs auth.password_login, which --skip removes"):
+    with pytest.raises(ConfigError, match=r"needs auth\.password_login, which --skip removes"):
         select(suite, ["auth.me_identity"], ["auth.password_login"])
 
 
 def test_a_misspelt_skip_is_an_error_too(suite: SuiteSpec) -> None:
-    with pytest.raises(ConfigError, match="--skip 'auth.pass_login'"):
+    with pytest.raises(ConfigError, match=r"--skip 'auth\.pass_login'"):
         select(suite, [], ["auth.pass_login"])
 
 

@@ -87,3 +87,20 @@ def badge_svg(verdict: Verdict, label: str = "smoke") -> str:
         f'<text x="{left + right / 2:g}" y="14">{value}</text>'
         "</g></svg>"
     )
+
+
+def pass_rates(journeys_per_run: list[dict[str, str]]) -> dict[str, dict[str, float | int]]:
+    """Each journey's pass rate over runs (``{journey: status}`` each): passed, runs, rate.
+
+    A run in which a journey was skipped does not count for that journey.
+    """
+    outcomes: dict[str, list[bool]] = {}
+    for journeys in journeys_per_run:
+        for name, status in journeys.items():
+            passed = journey_passed(Status(status))
+            if passed is not None:
+                outcomes.setdefault(name, []).append(passed)
+    return {
+        name: {"passed": sum(seen), "runs": len(seen), "rate": round(sum(seen) / len(seen), 4)}
+        for name, seen in outcomes.items()
+    }

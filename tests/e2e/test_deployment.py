@@ -122,6 +122,15 @@ def test_a_monitor_run_of_the_deployment_tags_itself(deployed: dict[str, str]) -
     assert run.state and run.state.is_final(), f"the monitor run is still {run.state_name}"
     assert {"env:sandbox", "mode:monitor", "smoke", "monitor"} <= set(run.tags)
 
+    async def delete() -> None:
+        from prefect.client.orchestration import PrefectClient
+
+        async with PrefectClient(deployed["PREFECT_API_URL"]) as client:
+            await client.delete_flow_run(UUID(run_id))
+
+    # The schedule's test below expects only the scheduler's runs of `monitor`.
+    asyncio.run(delete())
+
 
 def test_gate_via_deployment_fails_on_a_fault(
     deployed: dict[str, str], smoke_cli: Any, tmp_path: Path

@@ -245,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="the last gate runs and each journey's pass rate")
     history.add_argument("--env", required=True, metavar="NAME")
     history.add_argument("--last", type=int, default=10, metavar="N")
+    history.add_argument(
+        "--json", action="store_true", help="print the runs and pass rates as JSON"
+    )
 
     seed = sub.add_parser("seed", help="seed test data through the e2e API")
     seed.add_argument("--env", required=True, metavar="NAME")
@@ -520,7 +523,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     """``smoke history``."""
     from cli.history import history
 
-    return history(args.env, args.last)
+    return history(args.env, args.last, as_json=args.json)
 
 
 def _outputs(args: argparse.Namespace) -> Outputs:

@@ -1,8 +1,9 @@
 """Trigger the `release-gate` deployment and follow its run to the recorded result.
 
-The run happens on a worker; this streams its progress from the run's logs, waits up to
-the deadline (plus a grace period for the worker to pick it up), then reads the result
-the gate recorded as an artifact.
+The run happens on a worker; this streams its progress from the run's logs (paged with
+an offset, so a run of any length shows every line), waits up to the deadline (plus a
+grace period for the worker to pick it up), then reads the result the gate recorded as
+an artifact.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
     ArtifactFilterKey,
-    FlowRunFilter,
-    FlowRunFilterParentFlowRunId,
     LogFilter,
     LogFilterFlowRunId,
 )
@@ -28,18 +27,26 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import LogSort
 from prefect.deployments import run_deployment
 from prefect.states import StateType
+from prefect.utilities.urls import url_for
 
 from smoke.errors import ConfigError
 from smoke.results import GateResult
+from smoke.status import run_tags
 from tasks.report import artifact_key, parse_result_markdown
-from tasks.slack import flow_run_url
 
 DEPLOYMENT = "release-gate/release-gate"
 # Beyond the gate's deadline: the worker's poll interval, process start, recording.
 PICKUP_GRACE_S = 60.0
 POLL_S = 0.5
+# After the final state, how long the run's last log batches may take to arrive.
+DRAIN_S = 30.0
+# Lines read again before the offset of each page (see LogPages.read_new).
+_REREAD = 20
 _PROGRESS = re.compile(r"^(passed|flaky|degraded|FAILED|ERROR|skipped)\s+\S+\.\S+")
+_VERDICT = re.compile(r"^verdict (PASS|FAIL|ERROR)\b")
 _FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+# The final states of a gate that reached its verdict (and logged it).
+_VERDICT_STATES = {StateType.COMPLETED, StateType.FAILED}
 
 
 async def trigger_and_follow(
@@ -48,7 +55,14 @@ async def trigger_and_follow(
     """Run the deployment, hand progress lines to ``say``, return the result or why there is none."""
     try:
         flow_run: FlowRun = await run_deployment(  # type: ignore[misc]
-            DEPLOYMENT, parameters=parameters, timeout=0
+            DEPLOYMENT,
+            parameters=parameters,
+            timeout=0,
+            # The run tags itself when it starts; tagged from creation, a run no worker
+            # ever picks up still shows in `smoke history`.
+            tags=run_tags(
+                str(parameters["environment"]), str(parameters["mode"]), parameters.get("version")
+            ),
         )
     except Exception as e:
         if "is not one of" in str(e):
@@ -61,7 +75,7 @@ async def trigger_and_follow(
                 f"No deployment {DEPLOYMENT} on the Prefect API: run `smoke deploy` first."
             )
         return RuntimeError(f"could not trigger {DEPLOYMENT}: {type(e).__name__}: {e}")
-    say(f"Triggered {flow_run.name}: {flow_run_url(str(flow_run.id)) or flow_run.id}")
+    say(f"Triggered {flow_run.name}: {url_for(flow_run) or flow_run.id}")
     async with get_client() as client:
         final = await follow(client, flow_run.id, deadline_s + PICKUP_GRACE_S, say)
         if final is None:
@@ -91,9 +105,12 @@ def _cancelling() -> Any:
 async def follow(
     client: PrefectClient, flow_run_id: UUID, timeout_s: float, say: Callable[[str], None]
 ) -> Any:
-    """Print progress lines from the run and its subflows until it ends; its final state."""
+    """Print the run's progress lines until it ends and its last ones arrived; its final state.
+
+    None when it did not end within ``timeout_s``.
+    """
     deadline = time.monotonic() + timeout_s
-    seen: set[UUID] = set()
+    logs = LogPages(flow_run_id)
     announced_state: str | None = ""
     while time.monotonic() < deadline:
         run = await client.read_flow_run(flow_run_id)
@@ -101,29 +118,79 @@ async def follow(
             announced_state = run.state.name
             if announced_state in ("Pending", "Running", "Scheduled", "Late"):
                 say(f"  run is {announced_state}")
-        await _print_new_progress(client, flow_run_id, seen, say)
+        await logs.show_progress(client, say)
         if run.state and run.state.type in _FINAL:
-            await _print_new_progress(client, flow_run_id, seen, say)
+            await _drain(
+                client, logs, run.state.type, min(deadline, time.monotonic() + DRAIN_S), say
+            )
             return run.state
         await asyncio.sleep(POLL_S)
     return None
 
 
-async def _print_new_progress(
-    client: PrefectClient, root: UUID, seen: set[UUID], say: Callable[[str], None]
+async def _drain(
+    client: PrefectClient,
+    logs: LogPages,
+    final: StateType,
+    until: float,
+    say: Callable[[str], None],
 ) -> None:
-    children = await client.read_flow_runs(
-        flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[root]))
-    )
-    ids = [root, *[c.id for c in children]]
-    logs = await client.read_logs(
-        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)), sort=LogSort.TIMESTAMP_ASC
-    )
-    for log in logs:
-        if log.id not in seen:
-            seen.add(log.id)
-            if _PROGRESS.match(log.message):
-                say(f"  {log.message}")
+    """The run's last lines: its process sends logs in batches, some after its final state.
+
+    A gate that reached a verdict logs it last, so that line says every line is in; a
+    run that crashed or was cancelled may never log it, hence the bound.
+    """
+    await logs.show_progress(client, say)
+    while not logs.verdict_seen and final in _VERDICT_STATES and time.monotonic() < until:
+        await asyncio.sleep(POLL_S)
+        await logs.show_progress(client, say)
+
+
+class LogPages:
+    """The logs of one flow run, read page by page with an offset, each line once.
+
+    Only the gate's own run is read: the gate logs every finished check there too
+    (``flows/gate.py``), and the logs of a run written by one process arrive in the order
+    of their timestamps, so an offset into them sorted by timestamp never skips a line.
+    Lines the worker writes for the run may arrive late and land before the offset; they
+    are not progress lines.
+    """
+
+    def __init__(self, flow_run_id: UUID) -> None:
+        self.flow_run_id = flow_run_id
+        self.offset = 0
+        self.verdict_seen = False
+        self._seen: set[UUID] = set()
+
+    async def read_new(self, client: PrefectClient) -> list[str]:
+        """Every message logged since the last call, oldest first.
+
+        Pages are as long as the API allows (its default limit). Each starts a few lines
+        before the offset: logs with the same timestamp may swap places between two reads,
+        and the ids keep each line once.
+        """
+        messages: list[str] = []
+        while True:
+            start = max(0, self.offset - _REREAD)
+            page = await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[self.flow_run_id])),
+                offset=start,
+                sort=LogSort.TIMESTAMP_ASC,
+            )
+            new = [log for log in page if log.id not in self._seen]
+            if not new:
+                return messages
+            self._seen.update(log.id for log in new)
+            messages += [log.message for log in new]
+            self.offset = max(self.offset, start + len(page))
+
+    async def show_progress(self, client: PrefectClient, say: Callable[[str], None]) -> None:
+        """Hand every new progress line to ``say``; notice the verdict line."""
+        for message in await self.read_new(client):
+            if _PROGRESS.match(message):
+                say(f"  {message}")
+            elif _VERDICT.match(message):
+                self.verdict_seen = True
 
 
 async def recorded_result(

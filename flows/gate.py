@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
+from prefect.utilities.urls import url_for
 from pydantic import Field
 
 from blocks.resolve import carried, resolve_environment, suite_spec
@@ -34,7 +35,8 @@ from tasks.context import skipped_journey
 from tasks.report import record_results
 from tasks.rollback import request_rollback, wants_rollback
 from tasks.serialize import environment_slot
-from tasks.slack import flow_run_url, notify, notify_crash
+from tasks.slack import notify, notify_crash
+from tasks.status import record_status, tag_this_run
 
 JourneyName = Literal["auth", "onboarding", "billing", "dashboard"]
 Mode = Literal["gate", "monitor"]
@@ -96,6 +98,7 @@ async def release_gate(
     selected = list(dict.fromkeys(journeys or JOURNEYS))
     result = GateResult(verdict=Verdict.ERROR, environment=environment, version=version, mode=mode)
     config: SmokeConfig | None = None
+    await tag_this_run(environment, mode, version)
     # Monitor runs never queue: if the previous one still runs, this one is dropped.
     wait_s = MONITOR_WAIT_S if mode == "monitor" else float(deadline_s)
     try:
@@ -130,7 +133,9 @@ async def release_gate(
         if decision.verdict is Verdict.ERROR:
             result.error_kind = "system"
     result.flow_run_id = str(flow_run.get_id() or "") or None
-    result.flow_run_url = flow_run_url(result.flow_run_id)
+    result.flow_run_url = (
+        url_for("flow-run", obj_id=result.flow_run_id) if result.flow_run_id else None
+    )
     result.duration_s = time.perf_counter() - started
     return await finish(result, config)
 
@@ -142,6 +147,10 @@ async def finish(result: GateResult, config: SmokeConfig | None = None) -> State
         await record_results(result)
     except Exception as e:  # a lost artifact must not turn into a lost verdict
         logger.error("Could not record the result artifacts: %s", scrub(str(e)))
+    try:
+        await record_status(result)
+    except Exception as e:  # the status page shows the previous status; the verdict stands
+        logger.error("Could not record the status artifacts: %s", scrub(str(e)))
     try:
         # Never raises and never changes the verdict; a failure to notify is logged.
         await notify(result, result.environment)

@@ -26,6 +26,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_logger, get_run_logger
+from prefect.utilities.urls import url_for
 from prefect.variables import Variable
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from slack_sdk.errors import SlackApiError
@@ -345,7 +346,7 @@ def crashed_result(
         version=version,
         mode=mode,
         flow_run_id=flow_run_id,
-        flow_run_url=flow_run_url(flow_run_id),
+        flow_run_url=url_for("flow-run", obj_id=flow_run_id),
         error_kind="system",
         reasons=[f"the run crashed: {message}"],
         journeys=[
@@ -366,16 +367,6 @@ def _mentions(settings: SlackSettings, notification: Notification) -> list[str]:
     if notification.kind == "escalation":
         people += [m for m in settings.escalation_mentions if m not in people]
     return people
-
-
-def flow_run_url(flow_run_id: str | None) -> str | None:
-    """The run's page in the Prefect UI; None without a Prefect API (ephemeral mode)."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
-
-    if not flow_run_id or not PREFECT_API_URL.value():
-        return None
-    ui = PREFECT_UI_URL.value() or str(PREFECT_API_URL.value()).removesuffix("/api")
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}"
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:

@@ -6,6 +6,7 @@ the crash Automation, the event trigger, and `smoke history`.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -84,6 +86,50 @@ def test_gate_via_deployment_passes_on_the_healthy_sandbox(
     assert (tmp_path / "r.json").read_text().count('"verdict": "PASS"') == 1
     assert (tmp_path / "report" / "report.md").is_file()
     assert (tmp_path / "r.xml").is_file()
+    run_id = json.loads((tmp_path / "r.json").read_text())["flow_run_id"]
+    assert {"env:sandbox", "mode:gate", "version:1.0.0"} <= set(_flow_run(deployed, run_id).tags)
+
+
+def _flow_run(env: dict[str, str], run_id: str) -> Any:
+    async def read() -> Any:
+        from prefect.client.orchestration import PrefectClient
+
+        async with PrefectClient(env["PREFECT_API_URL"]) as client:
+            return await client.read_flow_run(UUID(run_id))
+
+    return asyncio.run(read())
+
+
+def test_a_monitor_run_of_the_deployment_tags_itself(deployed: dict[str, str]) -> None:
+    """Started as its schedule starts it: from the deployment, with no tags of its own."""
+
+    async def start() -> str:
+        from prefect.client.orchestration import PrefectClient
+
+        async with PrefectClient(deployed["PREFECT_API_URL"]) as client:
+            deployment = await client.read_deployment_by_name("release-gate/monitor")
+            run = await client.create_flow_run_from_deployment(
+                deployment.id, parameters={"environment": "sandbox", "mode": "monitor"}
+            )
+        return str(run.id)
+
+    run_id = asyncio.run(start())
+    deadline = time.monotonic() + 240
+    run = _flow_run(deployed, run_id)
+    while not (run.state and run.state.is_final()) and time.monotonic() < deadline:
+        time.sleep(1)
+        run = _flow_run(deployed, run_id)
+    assert run.state and run.state.is_final(), f"the monitor run is still {run.state_name}"
+    assert {"env:sandbox", "mode:monitor", "smoke", "monitor"} <= set(run.tags)
+
+    async def delete() -> None:
+        from prefect.client.orchestration import PrefectClient
+
+        async with PrefectClient(deployed["PREFECT_API_URL"]) as client:
+            await client.delete_flow_run(UUID(run_id))
+
+    # The schedule's test below expects only the scheduler's runs of `monitor`.
+    asyncio.run(delete())
 
 
 def test_gate_via_deployment_fails_on_a_fault(

@@ -20,21 +20,16 @@ import httpx
 import pytest
 
 from smoke.results import Status, Verdict
+from tests.support.requests_log import record_requests, to_target, writes_beyond_login
 
 
-def lose_the_answer_of_completed_update(
-    monkeypatch: pytest.MonkeyPatch, nth: int, sent: list[str]
-) -> list[str]:
-    """The ``nth`` Completed flow-run update reaches the server; its answer is lost once.
-
-    Every other request made through httpx is appended to ``sent`` as ``METHOD URL``.
-    """
+def lose_the_answer_of_completed_update(monkeypatch: pytest.MonkeyPatch, nth: int) -> list[str]:
+    """The ``nth`` Completed flow-run update reaches the server; its answer is lost once."""
     real_send = httpx.AsyncClient.send
     seen: list[str] = []
     lost: list[str] = []
 
     async def send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> Any:
-        sent.append(f"{request.method} {request.url}")
         response = await real_send(self, request, **kwargs)
         url = str(request.url)
         if request.method == "POST" and "/flow_runs/" in url and url.endswith("/set_state"):
@@ -57,8 +52,8 @@ def test_a_production_gate_loses_no_journey_to_a_lost_state_answer_and_writes_no
     # Completed updates come in this order: preflight, then onboarding and billing (in
     # production mode their writing checks are skipped at once), auth, the dashboard,
     # the gate. The second one's answer is lost.
-    sent: list[str] = []
-    lost = lose_the_answer_of_completed_update(monkeypatch, nth=2, sent=sent)
+    sent = record_requests(monkeypatch)
+    lost = lose_the_answer_of_completed_update(monkeypatch, nth=2)
     monkeypatch.setenv("SMOKE_PRODUCTION", "true")
     result = run_gate(sandbox_env)
     assert lost, "no Completed update was intercepted"
@@ -69,11 +64,5 @@ def test_a_production_gate_loses_no_journey_to_a_lost_state_answer_and_writes_no
     }
     assert not [c for c in result.all_checks() if c.status is Status.ERROR]
     # Production mode: the suite's API requests to the target only read, and sign in.
-    to_target = [r.split(" ", 1) for r in sent if r.split(" ", 1)[1].startswith(sandbox.base_url)]
-    assert len(to_target) > 20, sent
-    writes = [
-        f"{method} {url}"
-        for method, url in to_target
-        if method not in ("GET", "HEAD") and not url.startswith(f"{sandbox.base_url}/idp/token")
-    ]
-    assert writes == []
+    assert len(to_target(sent, sandbox.base_url)) > 20, sent
+    assert writes_beyond_login(sent, sandbox.base_url) == []

@@ -2,6 +2,7 @@
 
 - the fault matrix through `smoke gate` itself: verdict, exit code, failing checks
 - a soak of many gate runs with transient faults on: no FAIL, flaky checks counted
+- as many production-mode runs: no ERROR, no write beyond the login
 - Slack down (refused, 500, a storm of 429s): the verdict is unaffected, the failure reported
 - two gates on one environment at once: serialized, no interference
 - a target that accepts connections and never answers: the deadline holds
@@ -30,6 +31,7 @@ from sandbox import RunningSandbox
 from smoke.results import GateResult, Status, Verdict
 from tests.support.fault_table import FAULT_TABLE
 from tests.support.prefect_server import run_smoke
+from tests.support.requests_log import record_requests, to_target, writes_beyond_login
 from tests.support.slack_server import FakeSlack
 
 SOAK_RUNS = int(os.environ.get("SMOKE_SOAK_RUNS", "50"))
@@ -102,6 +104,35 @@ def test_soak_with_transient_faults_never_fails(run_gate: Any, fault: Any) -> No
         f"soak: {SOAK_RUNS} gate runs with transient.http_503 + transient.slow_start: {verdicts}; "
         f"{flaky} flaky and {degraded} degraded check results; median wall {walls[len(walls) // 2]:.1f} s"
     )
+
+
+@pytest.mark.timeout(SOAK_RUNS * 60)
+def test_production_mode_runs_never_error_and_write_nothing_beyond_login(
+    run_gate: Any, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMOKE_PRODUCTION", "true")
+    sent = record_requests(monkeypatch)
+    verdicts: dict[str, int] = {}
+    errors: list[str] = []
+    for n in range(1, SOAK_RUNS + 1):
+        result = run_gate("sandbox", version="1.0.0")
+        verdicts[result.verdict.value] = verdicts.get(result.verdict.value, 0) + 1
+        errors += [
+            f"run {n}: {c.key}: {c.message}"
+            for c in result.all_checks()
+            if c.status is Status.ERROR
+        ]
+        assert result.verdict is Verdict.PASS, {c.key: c.message for c in result.problems()}
+        if n % 10 == 0:
+            report(f"production: {n}/{SOAK_RUNS} runs PASS, {len(errors)} errors so far")
+    writes = writes_beyond_login(sent, sandbox.base_url)
+    report(
+        f"production: {SOAK_RUNS} production-mode gate runs: {verdicts}; {len(errors)} ERROR check "
+        f"results; {len(to_target(sent, sandbox.base_url))} requests to the target, "
+        f"{len(writes)} writes beyond the login"
+    )
+    assert errors == []
+    assert writes == []
 
 
 # --- Slack down ----------------------------------------------------------------------------

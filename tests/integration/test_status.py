@@ -53,7 +53,8 @@ def test_a_gate_run_is_tagged_and_records_its_status_and_history_finds_it(
     assert newest["verdict"] == result.verdict.value
     assert newest["journeys"] == status.data["journeys"]
     assert document["pass_rate"]["dashboard"]["runs"] >= 1
-    assert set(document["pass_rate"]) == {j.name for j in result.journeys}
+    # Earlier runs of the shared harness may add other journeys' rates.
+    assert {j.name for j in result.journeys} <= set(document["pass_rate"])
 
     # Another environment's filter finds none of it: the filtering is on the server.
     assert history("elsewhere", 5, as_json=True) == 0

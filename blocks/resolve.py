@@ -42,6 +42,11 @@ def register_local_environment(config: SmokeConfig) -> None:
     _local[config.name] = config
 
 
+def known_here(name: str) -> bool:
+    """True when this process set ``name`` up itself, or a gate carries it to its journeys."""
+    return name in _local or name in (_carried.get() or {})
+
+
 def forget_local_environment(name: str) -> None:
     """Undo ``register_local_environment``."""
     _local.pop(name, None)

@@ -1,92 +1,13 @@
-"""``--env sandbox``: start the local sandbox and make the name ``sandbox`` point at it."""
+"""``smoke sandbox --push-block NAME``: a sandbox that outlives one command, as a block."""
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
-from pydantic import SecretStr
-
-from sandbox import RunningSandbox, SandboxCredentials, SandboxStartError, start_sandbox
-from smoke.config import SANDBOX, SmokeConfig, check_test_key, env_overrides, start_timeout_s
-from smoke.errors import SmokeSystemError
-
-DEFAULT_VERSION = "1.0.0"
-
-# SMOKE_* settings that the sandbox must accept too: set one and the sandbox is started
-# with it, so a test can use unique marker values end to end.
-_SHARED = (
-    "e2e_token",
-    "test_email",
-    "test_password",
-    "other_email",
-    "other_password",
-    "stripe_secret_key",
-    "stripe_webhook_secret",
-)
-
-
-def sandbox_credentials() -> SandboxCredentials:
-    """The sandbox's default credentials with any SMOKE_* overrides applied."""
-    overrides = env_overrides()
-    check_test_key(overrides.get("stripe_secret_key"))
-    values = {}
-    for name in _SHARED:
-        if name in overrides and overrides[name] is not None:
-            value = overrides[name]
-            values[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-    return SandboxCredentials(**values)
-
-
-def sandbox_config(sb: RunningSandbox) -> SmokeConfig:
-    """The SmokeConfig that points at a running sandbox."""
-    creds = sb.credentials
-    return SmokeConfig(
-        name=SANDBOX,
-        base_url=sb.base_url,
-        api_url=sb.api_url,
-        test_email=creds.test_email,
-        test_password=SecretStr(creds.test_password),
-        other_email=creds.other_email,
-        other_password=SecretStr(creds.other_password),
-        e2e_token=SecretStr(creds.e2e_token),
-        stripe_secret_key=SecretStr(creds.stripe_secret_key),
-        stripe_webhook_secret=SecretStr(creds.stripe_webhook_secret),
-        stripe_api_base=sb.stripe_api_base,
-    )
-
-
-def start_local_sandbox(faults: Sequence[str] = (), version: str | None = None) -> RunningSandbox:
-    """Start the sandbox for one run; waits as long as a start may take (SMOKE_START_TIMEOUT_S)."""
-    credentials = sandbox_credentials()
-    try:
-        return start_sandbox(
-            faults=list(faults),
-            version=version or DEFAULT_VERSION,
-            credentials=credentials,
-            ready_timeout=start_timeout_s(),
-        )
-    except SandboxStartError as e:
-        hint = (
-            " If this machine is only slow, allow longer with SMOKE_START_TIMEOUT_S (seconds)."
-            if e.timed_out
-            else ""
-        )
-        raise SmokeSystemError(f"The local sandbox did not start: {e}{hint}") from e
-
-
-@contextmanager
-def register_sandbox(sb: RunningSandbox) -> Iterator[RunningSandbox]:
-    """Make the environment name ``sandbox`` mean ``sb`` in this process for the block."""
-    from blocks.resolve import forget_local_environment, register_local_environment
-
-    register_local_environment(sandbox_config(sb))
-    try:
-        yield sb
-    finally:
-        forget_local_environment(SANDBOX)
+from blocks.local_sandbox import sandbox_config, sandbox_credentials
+from sandbox import start_sandbox
 
 
 def serve_as_block(name: str, host: str, port: int, faults: Sequence[str], version: str) -> int:

@@ -409,7 +409,7 @@ def cmd_journey(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``smoke demo``: the gate against a fresh sandbox, recorded on a local Prefect server."""
-    from cli.local import DEFAULT_VERSION
+    from blocks.local_sandbox import DEFAULT_VERSION
     from cli.run import run_gate
 
     return run_gate(
@@ -454,7 +454,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """``smoke sandbox``: serve until Ctrl-C."""
-    from cli.local import sandbox_credentials
+    from blocks.local_sandbox import sandbox_credentials
     from sandbox import serve
 
     if args.push_block:

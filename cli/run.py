@@ -92,7 +92,7 @@ def run_gate(
         outcome = run_flow(
             lambda: release_gate(
                 environment=environment,
-                version=version,
+                version=version or "",
                 journeys=selected,
                 mode=mode,
                 fail_on_flaky=fail_on_flaky,
@@ -195,7 +195,7 @@ def prepare(
     startups = StartUps()
     sandbox = None
     if environment == SANDBOX:
-        from cli.local import start_local_sandbox
+        from blocks.local_sandbox import start_local_sandbox
 
         faults = sandbox_faults or []
         say("Starting the local sandbox" + (f" with faults: {', '.join(faults)}" if faults else ""))
@@ -211,7 +211,7 @@ def prepare(
 
     os.environ[EVIDENCE_ENV] = str((report_dir / "evidence").resolve())
     if sandbox is not None:
-        from cli.local import register_sandbox
+        from blocks.local_sandbox import register_sandbox
 
         stack.enter_context(register_sandbox(sb))
     config = asyncio.run(resolve_environment(environment))

@@ -9,39 +9,14 @@ it refuses while a gate run that can still be alive holds the slot.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
-from prefect.client.schemas.filters import (
-    FlowFilter,
-    FlowFilterName,
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-)
-from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import ObjectNotFound
 
 from blocks.prefect_api import require_api
 from smoke.errors import ConfigError
-from tasks.serialize import LEASE_S, limit_name
-
-GATE_FLOW = "release-gate"
-# A run whose deadline passed this long ago cannot still be running its checks.
-GRACE_S = 60.0
-
-
-def live_holders(runs: list[FlowRun], environment: str, now: datetime) -> list[FlowRun]:
-    """Gate runs of ``environment`` that are running and still within their deadline."""
-    out = []
-    for run in runs:
-        if run.parameters.get("environment") != environment or run.start_time is None:
-            continue
-        deadline = float(run.parameters.get("deadline_s") or 120)
-        if (now - run.start_time).total_seconds() < deadline + GRACE_S:
-            out.append(run)
-    return out
+from tasks.serialize import LEASE_S, limit_name, live_gate_runs
 
 
 async def unlock(environment: str) -> int:
@@ -56,15 +31,7 @@ async def unlock(environment: str) -> int:
         if not limit.active_slots:
             print(f"The slot of {environment!r} ({name}) is free.")
             return 0
-        running = await client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[GATE_FLOW])),
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(
-                    type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
-                )
-            ),
-        )
-        live = live_holders(running, environment, datetime.now(UTC))
+        live = await live_gate_runs(client, environment)
         if live:
             run = live[0]
             raise ConfigError(

@@ -46,12 +46,15 @@ def run_gate_via_deployment(
         from deployments.remote import trigger_and_follow
 
         if environment == SANDBOX:
-            # The worker resolves `sandbox` like any environment: from its block.
+            # The worker resolves `sandbox` like any environment: from its block, here
+            # the sandbox this command started (with its faults).
             SmokeEnvironment.from_config(config).save(SANDBOX, overwrite=True)
+            # Gone with this sandbox: a later run of `sandbox` on a worker starts its own.
+            stack.callback(_drop_sandbox_block)
             say(f"block smoke-environment/{SANDBOX} points at the sandbox")
         parameters: dict[str, Any] = {
             "environment": environment,
-            "version": version,
+            "version": version or "",  # the form's text field: empty is unversioned
             "mode": mode,
             "fail_on_flaky": fail_on_flaky,
             "deadline_s": deadline_s,
@@ -72,3 +75,13 @@ def run_gate_via_deployment(
     if not result.duration_s:
         result.duration_s = time.perf_counter() - started
     return report(result, outputs, prefect)
+
+
+def _drop_sandbox_block() -> None:
+    """Delete the `sandbox` block as its sandbox stops; failing only leaves it stale."""
+    from blocks import SmokeEnvironment
+
+    try:
+        SmokeEnvironment.delete(SANDBOX)
+    except Exception as e:  # the report must still be written
+        say(f"could not delete block smoke-environment/{SANDBOX}: {type(e).__name__}: {e}")

@@ -121,7 +121,7 @@ async def ensure_monitor_schedule(client: PrefectClient, environment: str, cron:
 
 
 async def known_environments(client: PrefectClient) -> list[str]:
-    """Every SmokeEnvironment block's name, plus the sandbox."""
+    """What a worker can run: the sandbox (started for the run) and every block's name."""
     documents = await client.read_block_documents_by_type(
         "smoke-environment", include_secrets=False
     )
@@ -130,12 +130,16 @@ async def known_environments(client: PrefectClient) -> list[str]:
 
 
 def offer_choices(schema: dict[str, Any], environments: list[str]) -> dict[str, Any]:
-    """The parameter schema with ``environment`` as a choice of the known environments."""
+    """The parameter schema with ``environment`` as a choice of the known environments.
+
+    The descriptions stay the flow's own (its docstring's ``Args:``); the default is the
+    first choice, so a Quick run from the UI runs something a worker can run.
+    """
     updated = {**schema, "properties": dict(schema.get("properties", {}))}
     if "environment" in updated["properties"]:
         field = dict(updated["properties"]["environment"])
         field["enum"] = environments
-        field.setdefault("description", "The environment to test.")
+        field["default"] = environments[0]
         updated["properties"]["environment"] = field
     return updated
 

@@ -344,7 +344,12 @@ async def _wait_for_status(page: Page, selector: str, wanted: str, doing: str) -
 
 @flow(name="auth", flow_run_name="auth-{environment}", persist_result=False)
 async def auth(environment: str = "sandbox") -> State[JourneyResult]:
-    """Anonymous and bad-token callers refused; login by every configured method; tenants."""
+    """Anonymous and bad-token callers refused; login by every configured method; tenants.
+
+    Args:
+        environment: The environment to test: a SmokeEnvironment block's name. `sandbox`
+            starts a local sandbox for this run and stops it afterwards.
+    """
     async with (
         open_journey(JOURNEY, environment, AuthSpec) as ctx,
         journey_frame(ctx, CHECKS) as ready,

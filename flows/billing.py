@@ -362,7 +362,12 @@ async def subscription_cancelled(ctx: Ctx) -> Passed:
 
 @flow(name="billing", flow_run_name="billing-{environment}", persist_result=False)
 async def billing(environment: str = "sandbox") -> State[JourneyResult]:
-    """Test-mode interlock; decline, cancel URL, checkout, webhook, unsigned webhook, cancel."""
+    """Test-mode interlock; decline, cancel URL, checkout, webhook, unsigned webhook, cancel.
+
+    Args:
+        environment: The environment to test: a SmokeEnvironment block's name. `sandbox`
+            starts a local sandbox for this run and stops it afterwards.
+    """
     async with open_journey(JOURNEY, environment, BillingSpec) as ctx:
         for card in (ctx.spec.success_card, ctx.spec.declined_card):
             scrubber.register(card)

@@ -106,7 +106,12 @@ async def ui(ctx: Ctx) -> Passed:
 
 @flow(name="dashboard", flow_run_name="dashboard-{environment}", persist_result=False)
 async def dashboard(environment: str = "sandbox") -> State[JourneyResult]:
-    """Feed, alerts and history APIs (status, contract, latency, data) and the page."""
+    """Feed, alerts and history APIs (status, contract, latency, data) and the page.
+
+    Args:
+        environment: The environment to test: a SmokeEnvironment block's name. `sandbox`
+            starts a local sandbox for this run and stops it afterwards.
+    """
     async with open_journey(JOURNEY, environment, DashboardSpec) as ctx:
         spec = ctx.spec
         names = [e.name for e in spec.endpoints] + ["ui"]

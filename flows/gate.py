@@ -14,6 +14,7 @@ from prefect.states import Cancelled, Completed, Failed, State
 from prefect.utilities.urls import url_for
 from pydantic import Field
 
+from blocks.local_sandbox import run_sandbox
 from blocks.resolve import carried, resolve_environment, suite_spec
 from flows.auth import auth
 from flows.billing import billing
@@ -21,7 +22,7 @@ from flows.dashboard import dashboard
 from flows.onboarding import onboarding
 from flows.preflight import preflight
 from smoke.catalog import FRAME
-from smoke.config import SmokeConfig
+from smoke.config import SANDBOX, SmokeConfig
 from smoke.errors import ConfigError, SmokeError
 from smoke.report import progress_line
 from smoke.results import CheckResult, GateResult, JourneyResult, Status, Verdict
@@ -34,7 +35,7 @@ from tasks.checks import current_selection, selecting
 from tasks.context import skipped_journey
 from tasks.report import record_results
 from tasks.rollback import request_rollback, wants_rollback
-from tasks.serialize import environment_slot
+from tasks.serialize import MonitorSkipped, environment_slot
 from tasks.slack import notify, notify_crash
 from tasks.status import record_status, tag_this_run
 
@@ -44,8 +45,6 @@ Mode = Literal["gate", "monitor"]
 JOURNEY_FLOWS = {"auth": auth, "onboarding": onboarding, "billing": billing, "dashboard": dashboard}
 # How long a journey may take to get going before the next one starts anyway.
 START_WAIT_S = 5.0
-# How long a monitor run waits for the previous one before it gives up its turn.
-MONITOR_WAIT_S = 2.0
 
 
 def gate_run_name() -> str:
@@ -64,68 +63,65 @@ def gate_run_name() -> str:
     on_crashed=[notify_crash],
 )
 async def release_gate(
-    environment: Annotated[
-        str, Field(description="Environment to test: a SmokeEnvironment block name, or 'sandbox'.")
-    ] = "sandbox",
-    version: Annotated[
-        str | None,
-        Field(description="Version being released; the target must report exactly this."),
-    ] = None,
-    journeys: Annotated[
-        list[JourneyName] | None, Field(description="Journeys to run; all when empty.")
-    ] = None,
-    mode: Annotated[
-        Mode, Field(description="'gate' blocks a release; 'monitor' is a scheduled health run.")
-    ] = "gate",
-    fail_on_flaky: Annotated[
-        bool, Field(description="Treat a check that passed only on a retry as a failure.")
-    ] = False,
-    deadline_s: Annotated[
-        int,
-        Field(ge=5, le=3600, description="The whole gate must finish within this many seconds."),
-    ] = 120,
+    environment: str = SANDBOX,
+    version: str = "",
+    journeys: list[JourneyName] | None = None,
+    mode: Mode = "gate",
+    fail_on_flaky: bool = False,
+    deadline_s: Annotated[int, Field(ge=5, le=3600)] = 120,
     checks: list[str] | None = None,
     skip: list[str] | None = None,
 ) -> Any:
     """Preflight, then the selected journeys concurrently; FAIL/ERROR end the run Failed.
 
     Args:
+        environment: The environment to test: a SmokeEnvironment block's name. `sandbox`
+            starts a local sandbox for this run and stops it afterwards.
+        version: The version being released: the target must report exactly this.
+            Empty: the deployed version is not checked.
+        journeys: The journeys to run (auth, onboarding, billing, dashboard); all of
+            them when empty.
+        mode: `gate` blocks a release on FAIL and waits for the environment's slot;
+            `monitor` is a scheduled health run, skipped while another monitor run of
+            the environment holds the slot.
+        fail_on_flaky: Treat a check that passed only on a retry as a failure.
+        deadline_s: The whole gate must finish within this many seconds (5 to 3600).
         checks: Run only these checks and what they need, e.g. auth.tenant_isolation or
             dashboard.* (`smoke list` names them); all when empty.
         skip: Leave out these checks (same patterns) and every check that needs them.
     """
     started = time.perf_counter()
     selected = list(dict.fromkeys(journeys or JOURNEYS))
-    result = GateResult(verdict=Verdict.ERROR, environment=environment, version=version, mode=mode)
+    wanted = version or None  # the form's empty text is "unversioned"
+    result = GateResult(verdict=Verdict.ERROR, environment=environment, version=wanted, mode=mode)
     config: SmokeConfig | None = None
-    await tag_this_run(environment, mode, version)
-    # Monitor runs never queue: if the previous one still runs, this one is dropped.
-    wait_s = MONITOR_WAIT_S if mode == "monitor" else float(deadline_s)
+    await tag_this_run(environment, mode, wanted)
     try:
-        # Resolved and checked once for the whole run; the journeys are handed this.
-        config = await resolve_environment(environment)
-        suite = suite_spec(config)
-        selection = select(suite, checks or [], skip or [], selected)
-        with carried(environment, config, suite), selecting(selection):
-            async with environment_slot(environment, wait_s):
-                results = await run_until_deadline(
-                    environment, version, selected, suite, deadline_s
-                )
+        async with run_sandbox(environment, wanted):
+            # Resolved and checked once for the whole run; the journeys are handed this.
+            config = await resolve_environment(environment)
+            suite = suite_spec(config)
+            selection = select(suite, checks or [], skip or [], selected)
+            with carried(environment, config, suite), selecting(selection):
+                async with environment_slot(
+                    environment, float(deadline_s), monitor=mode == "monitor"
+                ):
+                    results = await run_until_deadline(
+                        environment, wanted, selected, suite, deadline_s
+                    )
+    except MonitorSkipped as e:
+        get_run_logger().info("%s", e)
+        return Cancelled(message=str(e))
     except SmokeError as e:
         result.error_kind = "config" if isinstance(e, ConfigError) else "system"
         result.reasons = [scrub(str(e))]
     except ConcurrencySlotAcquisitionError as e:
         result.error_kind = "system"
         result.reasons = [scrub(f"could not take environment {environment!r}'s slot: {e}")]
-    except TimeoutError:
-        if mode == "monitor":
-            return Cancelled(
-                message=f"skipped: the previous monitor run of {environment} still runs"
-            )
+    except TimeoutError as e:
+        # Not the slot (that is SlotBusy): something inside the run timed out unhandled.
         result.error_kind = "system"
-        result.reasons = [
-            f"another gate held environment {environment!r} for more than {deadline_s} s"
-        ]
+        result.reasons = [scrub(f"a step of the gate timed out outside its checks: {e!r}")]
     else:
         decision = decide([c for j in results for c in j.checks], fail_on_flaky=fail_on_flaky)
         result.verdict, result.reasons = decision.verdict, decision.reasons

@@ -144,7 +144,12 @@ async def welcome_email(ctx: Ctx) -> Passed:
 
 @flow(name="onboarding", flow_run_name="onboarding-{environment}", persist_result=False)
 async def onboarding(environment: str = "sandbox") -> State[JourneyResult]:
-    """Clean before; signup to preview with ids carried step to step; the welcome email."""
+    """Clean before; signup to preview with ids carried step to step; the welcome email.
+
+    Args:
+        environment: The environment to test: a SmokeEnvironment block's name. `sandbox`
+            starts a local sandbox for this run and stops it afterwards.
+    """
     async with open_journey(JOURNEY, environment, OnboardingSpec) as ctx:
         spec = ctx.spec
         # A fresh password per run for the reserved onboarding identity.

@@ -136,7 +136,12 @@ async def e2e_token_required(ctx: Ctx) -> Passed:
 async def preflight(
     environment: str = "sandbox", version_expected: str | None = None
 ) -> State[JourneyResult]:
-    """Health, deployed version, Stripe test mode and e2e protection of the target."""
+    """Health, deployed version, Stripe test mode and e2e protection of the target.
+
+    Args:
+        environment: The environment to check: a SmokeEnvironment block's name.
+        version_expected: The version the target must report; not checked when empty.
+    """
     async with open_journey(JOURNEY, environment, PreflightSpec) as ctx:
         await asyncio.gather(
             run_check(ctx, health),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import Field
 
 from blocks.resolve import resolve_environment
 from smoke.errors import SmokeSystemError
@@ -44,11 +43,14 @@ async def seed_tier(environment: str, tier: str) -> dict[str, Any]:
 
 @flow(name="seed", flow_run_name="seed-{environment}-{tier}", persist_result=False)
 async def seed(
-    environment: Annotated[str, Field(description="Environment to seed.")] = "sandbox",
-    tier: Annotated[
-        Tier, Field(description="smoke: 2 tenants; dev: 10; perf: 100 and 50,000+ records.")
-    ] = "smoke",
+    environment: str = "sandbox",
+    tier: Tier = "smoke",
 ) -> dict[str, Any]:
-    """Seed the environment's test data; running it twice changes nothing."""
+    """Seed the environment's test data; running it twice changes nothing.
+
+    Args:
+        environment: The environment to seed: a SmokeEnvironment block's name.
+        tier: How much data: `smoke` 2 tenants; `dev` 10; `perf` 100 and 50,000+ records.
+    """
     await resolve_environment(environment)
     return await seed_tier(environment, tier)

@@ -313,6 +313,13 @@ def from_env(name: str) -> SmokeConfig:
 
 def unknown_environment(name: str, where: str) -> ConfigError:
     """The error for an environment nothing configures (``where``: where it was looked for)."""
+    if name == SANDBOX:
+        return ConfigError(
+            f"Unknown environment {name!r}: no sandbox was started for this run and {where}. "
+            "`smoke gate --env sandbox` and a gate or journey flow run start one themselves "
+            "(it needs the `sandbox` dependency group: `uv sync`); to keep one running for "
+            "anything else, run `smoke sandbox --port 8800 --push-block local` and use `local`."
+        )
     return ConfigError(
         f"Unknown environment {name!r}: {where}, and SMOKE_BASE_URL is not set. "
         f"Use --env sandbox for the local sandbox, push a block with "

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
+from blocks.local_sandbox import run_sandbox
 from blocks.resolve import evidence_root, resolved
 from smoke.config import SmokeConfig
 from smoke.results import CheckResult, Evidence, SkipKind, Status
@@ -174,22 +175,23 @@ async def open_journey(
     """Open the journey's clients for the block's duration.
 
     Under a gate the environment was resolved once and is carried here; a journey run on
-    its own resolves it itself. A utility flow that is no journey of the contract (seed)
-    gets an empty ``spec_type()``.
+    its own resolves it itself (and starts a sandbox for ``sandbox`` when none runs). A
+    utility flow that is no journey of the contract (seed) gets an empty ``spec_type()``.
     """
-    config, suite = await resolved(environment)
-    spec = suite.journey(journey) if journey in type(suite).model_fields else spec_type()
-    if not isinstance(spec, spec_type):
-        raise TypeError(f"the {journey} journey's spec is a {type(spec).__name__}")
-    folder = run_folder()
-    evidence_dir = evidence_root() / folder / journey
-    ctx = JourneyContext(journey, config, suite, evidence_dir, spec, run_id=folder)
-    progress.signal_started()
-    async with browser.browser_for_journey():
-        try:
-            yield ctx
-        finally:
-            await ctx.aclose()
+    async with run_sandbox(environment):
+        config, suite = await resolved(environment)
+        spec = suite.journey(journey) if journey in type(suite).model_fields else spec_type()
+        if not isinstance(spec, spec_type):
+            raise TypeError(f"the {journey} journey's spec is a {type(spec).__name__}")
+        folder = run_folder()
+        evidence_dir = evidence_root() / folder / journey
+        ctx = JourneyContext(journey, config, suite, evidence_dir, spec, run_id=folder)
+        progress.signal_started()
+        async with browser.browser_for_journey():
+            try:
+                yield ctx
+            finally:
+                await ctx.aclose()
 
 
 def run_folder() -> str:

@@ -314,7 +314,7 @@ async def notify_crash(flow: Any, flow_run: Any, state: Any) -> None:
         message = scrub(getattr(state, "message", None) or "the run crashed")
         crashed = crashed_result(
             environment,
-            version=params.get("version"),
+            version=params.get("version") or None,
             mode=str(params.get("mode") or "gate"),
             flow_run_id=str(flow_run.id),
             message=message,

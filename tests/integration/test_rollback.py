@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from blocks.local_sandbox import sandbox_config
 from blocks.resolve import forget_local_environment, register_local_environment
-from cli.local import sandbox_config
 from sandbox import RunningSandbox
 from smoke.results import Verdict
 

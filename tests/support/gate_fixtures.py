@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
+from blocks.local_sandbox import sandbox_config
 from blocks.resolve import EVIDENCE_ENV, forget_local_environment, register_local_environment
-from cli.local import sandbox_config
 from sandbox import RunningSandbox, start_sandbox
 from smoke.config import SANDBOX
 from smoke.results import GateResult

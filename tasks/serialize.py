@@ -161,4 +161,4 @@ async def _busy_message(environment: str, wait_s: float) -> str:
             "no live gate run holds it (a killed run's lease lapses within "
             f"{LEASE_S:g} s; `smoke unlock --env {environment}` frees it now)"
         )
-    return f"environment {environment!r}'s slot was not free within {wait_s:g} s: {who}"
+    return f"the slot of environment {environment!r} was not free within {wait_s:g} s: {who}"

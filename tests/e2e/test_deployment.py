@@ -258,3 +258,65 @@ def test_the_monitor_schedule_creates_runs_per_environment(
     assert runs, "the scheduler created no monitor run"
     assert all(r.parameters == {"environment": "sandbox", "mode": "monitor"} for r in runs)
     assert all(r.state_name == "Scheduled" for r in runs)
+
+
+def test_stored_run_forms_describe_every_parameter(
+    deployed: dict[str, str], prefect_server: PrefectServer
+) -> None:
+    import yaml
+
+    names = [
+        d["name"]
+        for d in yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())[
+            "deployments"
+        ]
+    ]
+
+    async def stored() -> dict[str, dict[str, Any]]:
+        from prefect.client.orchestration import PrefectClient
+
+        async with PrefectClient(prefect_server.api_url) as client:
+            return {
+                d.name: d.parameter_openapi_schema or {}
+                for d in await client.read_deployments()
+                if d.name in names
+            }
+
+    schemas = asyncio.run(stored())
+    assert sorted(schemas) == sorted(names)
+    for name, schema in schemas.items():
+        props = schema.get("properties", {})
+        assert props, f"{name}: no parameters in the stored form"
+        undescribed = [p for p, field in props.items() if not field.get("description")]
+        assert not undescribed, f"{name}: no description for {undescribed}"
+    gate = schemas["release-gate"]["properties"]
+    assert gate["version"]["type"] == "string" and "anyOf" not in gate["version"]
+    # Every choice is one a worker can run, and the default is one of them.
+    assert gate["environment"]["enum"][0] == "sandbox"
+    assert gate["environment"]["default"] in gate["environment"]["enum"]
+
+
+def test_a_quick_run_of_the_gate_starts_a_sandbox_on_the_worker(
+    deployed: dict[str, str], prefect_server: PrefectServer
+) -> None:
+    # The UI's Quick run: the deployment's own parameters, nothing filled in.
+    async def quick_run() -> Any:
+        from prefect.client.orchestration import PrefectClient
+
+        async with PrefectClient(prefect_server.api_url) as client:
+            deployment = await client.read_deployment_by_name("release-gate/release-gate")
+            run = await client.create_flow_run_from_deployment(deployment.id)
+            deadline = time.monotonic() + 600  # only turns a hang into a failure
+            while time.monotonic() < deadline:
+                run = await client.read_flow_run(run.id)
+                if run.state is not None and run.state.is_final():
+                    return run
+                await asyncio.sleep(2)
+            return run
+
+    run = asyncio.run(quick_run())
+    assert run.parameters.get("environment", "sandbox") == "sandbox"
+    assert run.state is not None and run.state.is_final(), run.state
+    message = run.state.message or ""
+    assert "Unknown environment" not in message
+    assert run.state.is_completed(), message  # PASS: the worker's own sandbox is healthy

@@ -394,10 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     # Prefect reads PREFECT_API_URL when it is first imported: start the server first.
     timed("Prefect server", server.start)
     from blocks import SmokeEnvironment
-    from blocks.local_sandbox import sandbox_config
     from blocks.resolve import prefect_api_configured, register_local_environment
     from deployments.deploy import deploy
     from sandbox import start_sandbox
+    from smoke.local_sandbox import sandbox_config
 
     assert prefect_api_configured(), "the benchmark must run against the started server"
     try:

@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="smoke-scale-")
     os.environ.update(QUIET_PREFECT | LEAN_EPHEMERAL_SERVER)
 
-    from blocks.local_sandbox import sandbox_config
     from blocks.resolve import register_local_environment
     from sandbox import start_sandbox
+    from smoke.local_sandbox import sandbox_config
 
     sandboxes = []
     try:

@@ -6,8 +6,8 @@ import signal
 import threading
 from collections.abc import Sequence
 
-from blocks.local_sandbox import sandbox_config, sandbox_credentials
 from sandbox import start_sandbox
+from smoke.local_sandbox import sandbox_config, sandbox_credentials
 
 
 def serve_as_block(name: str, host: str, port: int, faults: Sequence[str], version: str) -> int:

@@ -409,8 +409,8 @@ def cmd_journey(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``smoke demo``: the gate against a fresh sandbox, recorded on a local Prefect server."""
-    from blocks.local_sandbox import DEFAULT_VERSION
     from cli.run import run_gate
+    from smoke.local_sandbox import DEFAULT_VERSION
 
     return run_gate(
         environment="sandbox",
@@ -454,8 +454,8 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """``smoke sandbox``: serve until Ctrl-C."""
-    from blocks.local_sandbox import sandbox_credentials
     from sandbox import serve
+    from smoke.local_sandbox import sandbox_credentials
 
     if args.push_block:
         from cli.local import serve_as_block

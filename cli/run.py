@@ -195,7 +195,7 @@ def prepare(
     startups = StartUps()
     sandbox = None
     if environment == SANDBOX:
-        from blocks.local_sandbox import start_local_sandbox
+        from smoke.local_sandbox import start_local_sandbox
 
         faults = sandbox_faults or []
         say("Starting the local sandbox" + (f" with faults: {', '.join(faults)}" if faults else ""))

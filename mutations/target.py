@@ -42,7 +42,7 @@ class Target:
     def smoke_env(self) -> dict[str, str]:
         """SMOKE_* variables that make ``--env mutated-sandbox`` this target.
 
-        The same fields ``blocks.local_sandbox.sandbox_config`` sets for ``smoke demo``.
+        The same fields ``smoke.local_sandbox.sandbox_config`` sets for ``smoke demo``.
         """
         creds = self.credentials
         return {

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from blocks.local_sandbox import sandbox_config
 from blocks.resolve import forget_local_environment, register_local_environment
 from sandbox import RunningSandbox
+from smoke.local_sandbox import sandbox_config
 from smoke.results import GateResult, Status, Verdict
 from tests.support.fault_table import FAULT_TABLE
 from tests.support.prefect_server import run_smoke

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from blocks.local_sandbox import sandbox_config
 from blocks.resolve import EVIDENCE_ENV, forget_local_environment, register_local_environment
 from sandbox import RunningSandbox, start_sandbox
 from smoke.config import SANDBOX
+from smoke.local_sandbox import sandbox_config
 from smoke.results import GateResult
 
 FAST_CONTRACT: dict[str, Any] = {

@@ -293,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with guarded() as guard:
             code = handler(args)
         if guard.signum is not None:
-            exit_now(code)
+            exit_now(code, guard)
         return code
     except Interrupted as e:
         print(f"smoke: {e}", file=sys.stderr)

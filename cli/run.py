@@ -41,9 +41,10 @@ DEFAULT_REPORT_DIR = Path("smoke-report")
 # server is up before the clock starts, so this never has to cover its first start.
 GRACE_S = 45.0
 REACH_TIMEOUT_S = 10.0
-# After a signal: how long the cancelled flow may take to unwind (its slot is released
-# on the way) and how long marking its runs Cancelled may take.
-STOP_WAIT_S = 5.0
+# After a signal, within the stop budget (cli/signals.py): how long the cancelled flow
+# may take to unwind (its slot is released on the way) and how long marking its runs
+# Cancelled may take; each step leaves the later ones their share.
+STOP_WAIT_S = 4.0
 MARK_CANCELLED_S = 3.0
 
 
@@ -287,12 +288,12 @@ def run_flow(
             while flow_thread.is_alive():
                 flow_thread.join(0.2)
                 if guard.signum is not None:
-                    flow_thread.join(STOP_WAIT_S)
+                    flow_thread.join(guard.left(keep=3.0, most=STOP_WAIT_S))
                     break
         finally:
             guard.on_first_signal(None)
     if guard.interrupted is not None:
-        mark_cancelled(tag, str(guard.interrupted))
+        mark_cancelled(tag, str(guard.interrupted), guard.left(keep=1.5, most=MARK_CANCELLED_S))
         return guard.interrupted
     error = outcome.get("error")
     if isinstance(error, TimeoutError):
@@ -304,8 +305,12 @@ def run_flow(
     return outcome.get("result")
 
 
-def mark_cancelled(tag: str, message: str) -> None:
-    """End this command's flow and task runs Cancelled (the engine saw them crash)."""
+def mark_cancelled(tag: str, message: str, within_s: float = MARK_CANCELLED_S) -> None:
+    """End this command's flow and task runs Cancelled (the engine saw them crash).
+
+    The flow runs go first, each state at once (a loaded server answers slowly, and the
+    whole step has only ``within_s``).
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -325,17 +330,23 @@ def mark_cancelled(tag: str, message: str) -> None:
             tasks = await client.read_task_runs(
                 task_run_filter=TaskRunFilter(tags=TaskRunFilterTags(all_=[tag]))
             )
-            for run in flows:
-                if run.state is None or run.state.type not in done:
-                    await client.set_flow_run_state(run.id, Cancelled(message=message), force=True)
-            for task_run in tasks:
-                if task_run.state is None or task_run.state.type not in done:
-                    await client.set_task_run_state(
-                        task_run.id, Cancelled(message=message), force=True
-                    )
+            await asyncio.gather(
+                *(
+                    client.set_flow_run_state(run.id, Cancelled(message=message), force=True)
+                    for run in flows
+                    if run.state is None or run.state.type not in done
+                )
+            )
+            await asyncio.gather(
+                *(
+                    client.set_task_run_state(run.id, Cancelled(message=message), force=True)
+                    for run in tasks
+                    if run.state is None or run.state.type not in done
+                )
+            )
 
     async def bounded() -> None:
-        async with asyncio.timeout(MARK_CANCELLED_S):
+        async with asyncio.timeout(within_s):
             await cancel_all()
 
     try:

@@ -13,12 +13,17 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 
 from smoke.errors import Interrupted
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
+# From the first signal to the exit, every step of the stop (the flow unwinding, its runs
+# marked Cancelled, the last logs sent) shares this budget; the rest of the 10 s promise
+# is left for stopping the children and the process teardown, which it cannot see.
+STOP_BUDGET_S = 7.5
 
 
 class SignalGuard:
@@ -26,6 +31,7 @@ class SignalGuard:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self._signalled_at: float | None = None
         self._cancel: Callable[[], None] | None = None
         self._last_resort: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -33,6 +39,12 @@ class SignalGuard:
     @property
     def interrupted(self) -> Interrupted | None:
         return Interrupted(self.signum) if self.signum is not None else None
+
+    def left(self, keep: float = 0.0, most: float = STOP_BUDGET_S) -> float:
+        """Seconds a stop step may take: what is left of the budget less ``keep`` (for the
+        steps after it), at most ``most``, at least a fraction of a second so it can try."""
+        spent = 0.0 if self._signalled_at is None else time.monotonic() - self._signalled_at
+        return max(0.25, min(most, STOP_BUDGET_S - spent - keep))
 
     def on_first_signal(self, cancel: Callable[[], None] | None) -> None:
         """What the first signal does now: ``cancel`` the flow, or (None) raise Interrupted."""
@@ -53,6 +65,7 @@ class SignalGuard:
                     stop()
             os._exit(128 + self.signum)
         self.signum = signum
+        self._signalled_at = time.monotonic()
         with self._lock:
             cancel = self._cancel
         if cancel is None:
@@ -83,7 +96,7 @@ def guarded() -> Iterator[SignalGuard]:
             signal.signal(sig, handler)
 
 
-def exit_now(code: int) -> None:
+def exit_now(code: int, guard: SignalGuard | None = None) -> None:
     """End a cancelled command at once, its last logs delivered as far as they go quickly.
 
     A normal exit would wait for what the cancelled flow left running (a slot request
@@ -95,9 +108,10 @@ def exit_now(code: int) -> None:
         from prefect.events.worker import EventsWorker
         from prefect.logging.handlers import APILogWorker
 
+        guard = guard or current()
         for worker in (APILogWorker, EventsWorker):
             with contextlib.suppress(Exception):
-                worker.drain_all(timeout=2.0, at_exit=False)
+                worker.drain_all(timeout=guard.left(most=2.0) / 2, at_exit=False)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -49,10 +49,13 @@ class TracedJourney(Protocol):
     async def browser_context(self) -> BrowserContext: ...
 
 
-# Playwright's default of 30 s per action would let one broken page eat the gate's budget.
-ACTION_TIMEOUT_MS = 10_000
-# One attempt of a browser check, from its new page to closing it; a retry follows.
-BROWSER_CHECK_TIMEOUT_S = 25.0
+# Playwright's default of 30 s per action would let one broken page eat the gate's budget;
+# 15 s still leaves a page that a busy runner renders slowly room to answer.
+ACTION_TIMEOUT_MS = 15_000
+# One attempt of a browser check, from its new page to closing it; a retry follows. This
+# only turns a hang (a call no action timeout covers) into a clear error: on a busy
+# 2-core runner a healthy attempt that starts Chromium took more than 25 s.
+BROWSER_CHECK_TIMEOUT_S = 60.0
 CLOSE_TIMEOUT_S = 10.0
 
 

@@ -12,7 +12,7 @@ from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.results import Evidence, JourneyResult
 from smoke.retry import TransientError
 from smoke.spec import DashboardSpec, Endpoint
-from tasks.browser import PageWatch, appeared, settle, traced_page
+from tasks.browser import ACTION_TIMEOUT_MS, PageWatch, appeared, settle, traced_page
 from tasks.checks import journey_checks, journey_outcome, run_check
 from tasks.context import JourneyContext, open_journey
 from tasks.http import expect, field_of, send, session_token
@@ -21,7 +21,8 @@ from tasks.sequences import journey_frame
 JOURNEY = "dashboard"
 check = journey_checks(JOURNEY)
 Ctx = JourneyContext[DashboardSpec]
-READY_TIMEOUT_MS = 5000
+# As long as any browser action may take: a busy runner renders a healthy page slowly.
+READY_TIMEOUT_MS = ACTION_TIMEOUT_MS
 
 
 @check("endpoint")

@@ -65,12 +65,13 @@ def gate_run_name() -> str:
 async def release_gate(
     environment: str = SANDBOX,
     version: str = "",
-    journeys: list[JourneyName] | None = None,
+    # Tuples, empty meaning all: the run form shows a plain list, not a list-or-None toggle.
+    journeys: tuple[JourneyName, ...] = (),
     mode: Mode = "gate",
     fail_on_flaky: bool = False,
     deadline_s: Annotated[int, Field(ge=5, le=3600)] = 120,
-    checks: list[str] | None = None,
-    skip: list[str] | None = None,
+    checks: tuple[str, ...] = (),
+    skip: tuple[str, ...] = (),
 ) -> Any:
     """Preflight, then the selected journeys concurrently; FAIL/ERROR end the run Failed.
 
@@ -101,7 +102,7 @@ async def release_gate(
             # Resolved and checked once for the whole run; the journeys are handed this.
             config = await resolve_environment(environment)
             suite = suite_spec(config)
-            selection = select(suite, checks or [], skip or [], selected)
+            selection = select(suite, checks, skip, selected)
             with carried(environment, config, suite), selecting(selection):
                 async with environment_slot(
                     environment, float(deadline_s), monitor=mode == "monitor"

@@ -203,7 +203,10 @@ async def _keep_evidence(
     kept: list[Evidence] = []
     try:
         await page.screenshot(
-            path=str(shot), full_page=True, mask=[page.locator(s) for s in mask], timeout=5000
+            path=str(shot),
+            full_page=True,
+            mask=[page.locator(s) for s in mask],
+            timeout=ACTION_TIMEOUT_MS,
         )
         kept.append(Evidence(kind="screenshot", label=f"{stem} screenshot", path=str(shot)))
     except Exception:

@@ -291,6 +291,10 @@ def test_stored_run_forms_describe_every_parameter(
         assert not undescribed, f"{name}: no description for {undescribed}"
     gate = schemas["release-gate"]["properties"]
     assert gate["version"]["type"] == "string" and "anyOf" not in gate["version"]
+    # Lists are plain lists (empty: all), not a list-or-None toggle in the form.
+    for name in ("journeys", "checks", "skip"):
+        assert gate[name]["type"] == "array" and "anyOf" not in gate[name], gate[name]
+        assert gate[name]["default"] == []
     # Every choice is one a worker can run, and the default is one of them.
     assert gate["environment"]["enum"][0] == "sandbox"
     assert gate["environment"]["default"] in gate["environment"]["enum"]
@@ -320,3 +324,89 @@ def test_a_quick_run_of_the_gate_starts_a_sandbox_on_the_worker(
     message = run.state.message or ""
     assert "Unknown environment" not in message
     assert run.state.is_completed(), message  # PASS: the worker's own sandbox is healthy
+
+
+def _ui_text(description: str) -> str:
+    """A run-form description as the UI renders it: markdown code marks gone, one line."""
+    return " ".join(description.replace("`", "").split())
+
+
+def test_the_prefect_ui_shows_every_field_and_a_failed_check_as_failed(
+    deployed: dict[str, str], prefect_server: PrefectServer, smoke_cli: Any, tmp_path: Path
+) -> None:
+    """What a platform engineer sees in the Prefect UI, in Chromium: the run form and a FAIL."""
+    from playwright.sync_api import sync_playwright
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        TaskRunFilter,
+        TaskRunFilterFlowRunId,
+    )
+
+    from smoke.browser import launch_options
+
+    result_json = tmp_path / "result.json"
+    proc = smoke_cli(
+        [
+            *("gate", "--env", "sandbox", "--via-deployment", "--fault", "dashboard.feed_500"),
+            *("--journeys", "dashboard", "--report-dir", str(tmp_path), "--json", str(result_json)),
+        ],
+        env=deployed,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout[-4000:] + proc.stderr[-2000:]
+    gate_run = json.loads(result_json.read_text())["flow_run_id"]
+
+    async def read() -> tuple[Any, dict[str, str], dict[str, str]]:
+        from prefect.client.orchestration import PrefectClient
+
+        async with PrefectClient(prefect_server.api_url) as client:
+            deployment = await client.read_deployment_by_name("release-gate/release-gate")
+            kids = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(gate_run)])
+                )
+            )
+            dashboard = next(k for k in kids if k.name.startswith("dashboard"))
+            tasks = await client.read_task_runs(
+                task_run_filter=TaskRunFilter(
+                    flow_run_id=TaskRunFilterFlowRunId(any_=[dashboard.id])
+                )
+            )
+            return deployment, {"dashboard": str(dashboard.id)}, {t.name: str(t.id) for t in tasks}
+
+    deployment, flows, tasks = asyncio.run(read())
+    ui = prefect_server.api_url.removesuffix("/api")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(**launch_options())
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.set_default_timeout(60_000)  # only turns a hang into a failure
+        try:
+            page.goto(f"{ui}/deployments/deployment/{deployment.id}/run")
+            page.get_by_text("Parameters", exact=True).wait_for()
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(tmp_path / "run-form.png"), full_page=True)
+            shown = " ".join(page.inner_text("body").split())
+            properties = deployment.parameter_openapi_schema["properties"]
+            for name, field in properties.items():
+                assert f"{name} (Optional)" in shown, name
+                assert _ui_text(field["description"]) in shown, name
+            # The environment offers the deployment's choices, its default selected.
+            choice = page.locator(".p-select-button__value").first
+            assert choice.inner_text() == properties["environment"]["default"]
+            assert "Property is type" not in shown  # no list-or-None toggles
+
+            def state_of(path: str, name: str) -> str:
+                page.goto(f"{ui}{path}")
+                badge = page.locator(".state-badge").first
+                badge.wait_for()
+                page.screenshot(path=str(tmp_path / f"{name}.png"))
+                return badge.inner_text().strip()
+
+            assert state_of(f"/runs/flow-run/{gate_run}", "gate") == "Failed"
+            assert state_of(f"/runs/flow-run/{flows['dashboard']}", "dashboard") == "Failed"
+            for check in ("dashboard.feed", "dashboard.ui"):
+                assert state_of(f"/runs/task-run/{tasks[check]}", check) == "Failed", check
+            assert state_of(f"/runs/task-run/{tasks['dashboard.alerts']}", "alerts") == "Completed"
+        finally:
+            browser.close()

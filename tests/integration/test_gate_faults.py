@@ -46,7 +46,6 @@ def test_every_fault_is_in_the_table_and_in_one_group() -> None:
 def test_healthy_sandbox_passes_with_every_check_passed(run_gate: Any) -> None:
     result = run_gate("sandbox", version="1.0.0")
     assert result.verdict is PASS, result.reasons
-    statuses = {c.key: c.status for c in result.all_checks()}
     # Onboarding signs nobody in: its refusal checks have nothing to replay.
     not_applicable = {"onboarding.anonymous_refused", "onboarding.bad_token_refused"}
     others = {

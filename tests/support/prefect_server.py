@@ -46,7 +46,13 @@ class PrefectServer:
         )
 
     def start(self, timeout: float = 90.0) -> None:
-        env = self.env(PREFECT_HOME=str(self.home), PREFECT_UI_ENABLED="false")
+        # The UI is on: a test drives it in Chromium as a platform engineer would.
+        # (its UI asks PREFECT_UI_API_URL for the API; by default port 4200).
+        env = self.env(
+            PREFECT_HOME=str(self.home),
+            PREFECT_UI_ENABLED="true",
+            PREFECT_UI_API_URL=self.api_url,
+        )
         env.pop("PREFECT_API_URL")
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(

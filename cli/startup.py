@@ -22,6 +22,8 @@ T = TypeVar("T")
 # In a log (not a terminal) a line after this long, then one every LOG_EVERY_S.
 LOG_FIRST_S = 5.0
 LOG_EVERY_S = 15.0
+# How often the waiting line is refreshed; a test shortens it.
+POLL_S = 1.0
 
 
 class StartUps:
@@ -56,7 +58,7 @@ class StartUps:
         shown = False
         try:
             while not future.done():
-                wait_futures([future], timeout=1.0)
+                wait_futures([future], timeout=POLL_S)
                 line = self._line()
                 if not line or future.done():
                     continue

@@ -41,7 +41,7 @@ class StartUps:
         def run() -> None:
             try:
                 future.set_result(fn())
-            except BaseException as e:  # handed to whoever waits for the result
+            except BaseException as e:  # handed to whoever waits for the result  # noqa: BLE001
                 future.set_exception(e)
 
         with self._lock:

@@ -83,5 +83,5 @@ def _drop_sandbox_block() -> None:
 
     try:
         SmokeEnvironment.delete(SANDBOX)
-    except Exception as e:  # the report must still be written
+    except Exception as e:  # the report must still be written  # noqa: BLE001
         say(f"could not delete block smoke-environment/{SANDBOX}: {type(e).__name__}: {e}")

@@ -64,7 +64,7 @@ async def trigger_and_follow(
                 str(parameters["environment"]), str(parameters["mode"]), parameters.get("version")
             ),
         )
-    except Exception as e:
+    except Exception as e:  # Prefect's client raises a plain error for a bad parameter  # noqa: BLE001
         if "is not one of" in str(e):
             return ConfigError(
                 f"The release-gate deployment does not offer environment {parameters['environment']!r}: "

@@ -203,7 +203,7 @@ async def _keep_evidence(
             path=str(shot), full_page=True, mask=[page.locator(s) for s in mask], timeout=5000
         )
         kept.append(Evidence(kind="screenshot", label=f"{stem} screenshot", path=str(shot)))
-    except Exception:
+    except Exception:  # evidence is best effort: a dying page may raise anything  # noqa: BLE001
         pass
     try:
         await context.tracing.stop_chunk(path=str(trace))
@@ -213,7 +213,7 @@ async def _keep_evidence(
                 kind="trace", label=f"{stem} trace (npx playwright show-trace)", path=str(trace)
             )
         )
-    except Exception:
+    except Exception:  # evidence is best effort: a dying page may raise anything  # noqa: BLE001
         pass
     return kept
 
@@ -323,7 +323,7 @@ async def api_get(page: Page, path: str) -> tuple[int, Any]:
         raise TransientError(f"GET {path} answered {response.status} after repeats")
     try:
         body = await response.json()
-    except Exception:
+    except Exception:  # a body that is not JSON is judged as no body  # noqa: BLE001
         body = None
     return response.status, body
 

@@ -147,7 +147,7 @@ def _as_task(declared: CheckDef, body: CheckBody[P]) -> Task[..., Any]:
                         skipped_because=s.kind,
                     ),
                 )
-            except Exception as e:
+            except Exception as e:  # every outcome of a check body is classified here  # noqa: BLE001
                 if is_transient(e):
                     log_warning(f"{ctx.journey}.{name} attempt {attempt}: {describe_error(e)}")
                     raise TransientError(
@@ -356,7 +356,7 @@ async def journey_outcome(ctx: JourneyContext) -> State[JourneyResult]:
         judged.flow_run_id = str(flow_run.get_id() or "") or None
         try:
             await record_results(judged)
-        except Exception as e:  # a lost artifact must not turn into a lost verdict
+        except Exception as e:  # a lost artifact must not turn into a lost verdict  # noqa: BLE001
             log_warning(f"Could not record the journey's result artifacts: {scrub(str(e))}")
     summary = f"{ctx.journey} {judged.verdict.value}"
     if judged.verdict is Verdict.PASS:

@@ -263,7 +263,7 @@ async def browser_cookies(ctx: JourneyContext, email: str, password: str) -> dic
         await page.click(spec.submit_selector)
         try:
             await page.wait_for_url(spec.success_url, wait_until="commit")
-        except Exception as e:
+        except Exception as e:  # Playwright's timeout and navigation errors share no base class  # noqa: BLE001
             raise CheckFailed(
                 f"the browser login as {email} did not reach {spec.success_url}",
                 expected=f"a redirect to {spec.success_url}",

@@ -313,7 +313,8 @@ def mark_cancelled(tag: str, message: str) -> None:
         TaskRunFilter,
         TaskRunFilterTags,
     )
-    from prefect.states import Cancelled, StateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
 
     done = {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED}
 

@@ -23,10 +23,9 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import LogSort
 from prefect.deployments import run_deployment
-from prefect.states import StateType
 from prefect.utilities.urls import url_for
 
 from smoke.errors import ConfigError

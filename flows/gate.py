@@ -7,10 +7,10 @@ import logging
 import time
 from typing import Annotated, Any, Literal
 
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.runtime import flow_run
-from prefect.states import Cancelled, Completed, Failed, State
+from prefect.states import Cancelled, Completed, Failed
 from prefect.utilities.urls import url_for
 from pydantic import Field
 

@@ -29,9 +29,10 @@ from prefect.deployments import run_deployment
 from prefect.utilities.urls import url_for
 
 from smoke.errors import ConfigError
+from smoke.report import parse_result_markdown
 from smoke.results import GateResult
 from smoke.status import run_tags
-from tasks.report import artifact_key, parse_result_markdown
+from tasks.report import artifact_key
 
 DEPLOYMENT = "release-gate/release-gate"
 # Beyond the gate's deadline: the worker's poll interval, process start, recording.

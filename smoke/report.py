@@ -615,3 +615,18 @@ def _blocking_first(checks: list[CheckResult]) -> list[CheckResult]:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def result_markdown(result: GateResult) -> str:
+    """The result as a JSON block; strings are scrubbed, numbers and structure kept."""
+    payload = json.dumps(scrubber.value(result.model_dump(mode="json")))
+    return f"```json\n{payload}\n```"
+
+
+def parse_result_markdown(text: str) -> GateResult | None:
+    """The GateResult in a result artifact's markdown; None when it is not one."""
+    body = text.strip().removeprefix("```json").removesuffix("```").strip()
+    try:
+        return GateResult.model_validate(json.loads(body))
+    except ValueError:
+        return None

@@ -509,7 +509,7 @@ def test_write_outputs_resolves_relative_paths_against_the_report_folder(tmp_pat
 
 
 def test_the_result_artifact_round_trips_with_secrets_masked_and_numbers_kept() -> None:
-    from tasks.report import parse_result_markdown, result_markdown
+    from smoke.report import parse_result_markdown, result_markdown
 
     result = pass_result()
     # A fraction that passes the Luhn check once looked like a card number to the scrubber.

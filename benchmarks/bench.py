@@ -364,7 +364,7 @@ def timed(label: str, fn: Callable[[], Any]) -> Any:
     started = time.perf_counter()
     try:
         value = fn()
-    except Exception as exc:  # the other sections still count
+    except Exception as exc:  # the other sections still count  # noqa: BLE001
         print(f"  failed after {time.perf_counter() - started:.0f} s: {exc!r}", flush=True)
         return exc
     print(f"  done in {time.perf_counter() - started:.0f} s: {value}", flush=True)

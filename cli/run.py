@@ -270,7 +270,7 @@ def run_flow(
             started.set()
             try:
                 outcome["result"] = loop.run_until_complete(task)
-            except BaseException as e:  # handed to the main thread
+            except BaseException as e:  # handed to the main thread  # noqa: BLE001
                 outcome["error"] = e
 
     def show(check: CheckResult) -> None:
@@ -318,7 +318,8 @@ def mark_cancelled(tag: str, message: str, within_s: float = MARK_CANCELLED_S) -
         TaskRunFilter,
         TaskRunFilterTags,
     )
-    from prefect.states import Cancelled, StateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
 
     done = {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED}
 
@@ -351,7 +352,7 @@ def mark_cancelled(tag: str, message: str, within_s: float = MARK_CANCELLED_S) -
 
     try:
         asyncio.run(bounded())
-    except Exception as e:  # the server may be gone too; the result still says cancelled
+    except Exception as e:  # the server may be gone too; the result still says cancelled  # noqa: BLE001
         say(f"  could not mark the runs Cancelled: {type(e).__name__}: {scrub(str(e))}")
 
 

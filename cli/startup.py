@@ -22,6 +22,8 @@ T = TypeVar("T")
 # In a log (not a terminal) a line after this long, then one every LOG_EVERY_S.
 LOG_FIRST_S = 5.0
 LOG_EVERY_S = 15.0
+# How often the waiting line is refreshed; a test shortens it.
+POLL_S = 1.0
 
 
 class StartUps:
@@ -39,7 +41,7 @@ class StartUps:
         def run() -> None:
             try:
                 future.set_result(fn())
-            except BaseException as e:  # handed to whoever waits for the result
+            except BaseException as e:  # handed to whoever waits for the result  # noqa: BLE001
                 future.set_exception(e)
 
         with self._lock:
@@ -56,7 +58,7 @@ class StartUps:
         shown = False
         try:
             while not future.done():
-                wait_futures([future], timeout=1.0)
+                wait_futures([future], timeout=POLL_S)
                 line = self._line()
                 if not line or future.done():
                     continue

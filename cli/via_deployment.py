@@ -34,7 +34,7 @@ def run_gate_via_deployment(
     skip: list[str] | None = None,
 ) -> int:
     """Trigger, follow, report; the exit code follows the verdict."""
-    if prefect.kind == "ephemeral":
+    if prefect.kind == "temporary":
         raise ConfigError(
             "--via-deployment triggers a deployment on a Prefect server, and none is configured: "
             "start one (`smoke server start`) or set PREFECT_API_URL."
@@ -83,5 +83,5 @@ def _drop_sandbox_block() -> None:
 
     try:
         SmokeEnvironment.delete(SANDBOX)
-    except Exception as e:  # the report must still be written
+    except Exception as e:  # the report must still be written  # noqa: BLE001
         say(f"could not delete block smoke-environment/{SANDBOX}: {type(e).__name__}: {e}")

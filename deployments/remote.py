@@ -23,16 +23,16 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import LogSort
 from prefect.deployments import run_deployment
-from prefect.states import StateType
 from prefect.utilities.urls import url_for
 
 from smoke.errors import ConfigError
+from smoke.report import parse_result_markdown
 from smoke.results import GateResult
 from smoke.status import run_tags
-from tasks.report import artifact_key, parse_result_markdown
+from tasks.report import artifact_key
 
 DEPLOYMENT = "release-gate/release-gate"
 # Beyond the gate's deadline: the worker's poll interval, process start, recording.
@@ -64,7 +64,7 @@ async def trigger_and_follow(
                 str(parameters["environment"]), str(parameters["mode"]), parameters.get("version")
             ),
         )
-    except Exception as e:
+    except Exception as e:  # Prefect's client raises a plain error for a bad parameter  # noqa: BLE001
         if "is not one of" in str(e):
             return ConfigError(
                 f"The release-gate deployment does not offer environment {parameters['environment']!r}: "

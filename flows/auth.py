@@ -8,8 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response, Route
-from prefect import flow
-from prefect.states import State
+from prefect import State, flow
 
 from smoke.contracts import as_json
 from smoke.errors import PreconditionError

@@ -7,8 +7,7 @@ import time
 from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
-from prefect import flow
-from prefect.states import State
+from prefect import State, flow
 
 from smoke.contracts import as_json
 from smoke.identities import check_cleanup

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from prefect import flow
-from prefect.states import State
+from prefect import State, flow
 
 from smoke.contracts import as_json
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed

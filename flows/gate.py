@@ -7,10 +7,10 @@ import logging
 import time
 from typing import Annotated, Any, Literal
 
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.runtime import flow_run
-from prefect.states import Cancelled, Completed, Failed, State
+from prefect.states import Cancelled, Completed, Failed
 from prefect.utilities.urls import url_for
 from pydantic import Field
 
@@ -142,16 +142,16 @@ async def finish(result: GateResult, config: SmokeConfig | None = None) -> State
     logger = get_run_logger()
     try:
         await record_results(result)
-    except Exception as e:  # a lost artifact must not turn into a lost verdict
+    except Exception as e:  # a lost artifact must not turn into a lost verdict  # noqa: BLE001
         logger.error("Could not record the result artifacts: %s", scrub(str(e)))
     try:
         await record_status(result)
-    except Exception as e:  # the status page shows the previous status; the verdict stands
+    except Exception as e:  # the status page shows the previous status; the verdict stands  # noqa: BLE001
         logger.error("Could not record the status artifacts: %s", scrub(str(e)))
     try:
         # Never raises and never changes the verdict; a failure to notify is logged.
         await notify(result, result.environment)
-    except Exception as e:  # only when Prefect could not run the task at all
+    except Exception as e:  # only when Prefect could not run the task at all  # noqa: BLE001
         logger.error("Could not notify Slack: %s", scrub(str(e)))
     if config is not None and wants_rollback(result, config):
         await request_rollback(result, config)
@@ -269,7 +269,8 @@ async def run_journey(name: str, environment: str, version: str | None = None) -
             else:
                 state = await JOURNEY_FLOWS[name](environment, return_state=True)
             problem = None if name in finished else scrub(str(state.message or state.name))
-        except Exception as e:
+        # Any error of a journey becomes its problem line, never a lost verdict.
+        except Exception as e:  # noqa: BLE001
             problem = scrub(f"{type(e).__name__}: {e}")
     if name in finished:
         return finished[name]

@@ -164,7 +164,7 @@ class Database:
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
         try:
-            return self.scalar("SELECT 1") == 1
+            return bool(self.scalar("SELECT 1") == 1)
         except sqlite3.Error:
             return False
 

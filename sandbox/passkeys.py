@@ -123,7 +123,7 @@ def register_verify(
             expected_rp_id=_rp_id(request),
             expected_origin=_origin(request),
         )
-    except Exception as exc:  # webauthn raises several unrelated types for bad input
+    except Exception as exc:  # webauthn raises several unrelated types for bad input  # noqa: BLE001
         return _bad_request(f"registration failed: {exc}")
     credential_id = bytes_to_base64url(verified.credential_id)
     sandbox.db.execute(
@@ -179,7 +179,7 @@ def login_verify(request: Request, sandbox: Sandbox, credential: Credential) -> 
             credential_public_key=row["public_key"],
             credential_current_sign_count=row["sign_count"],
         )
-    except Exception as exc:  # webauthn raises several unrelated types for bad input
+    except Exception as exc:  # webauthn raises several unrelated types for bad input  # noqa: BLE001
         return _bad_request(f"passkey login failed: {exc}")
     sandbox.db.execute(
         "UPDATE passkeys SET sign_count = ? WHERE credential_id = ?",

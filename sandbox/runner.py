@@ -101,7 +101,7 @@ def _watch_parent_pipe(fd: int, on_parent_gone: Any) -> None:
     threading.Thread(target=watch, name="sandbox-parent-watch", daemon=True).start()
 
 
-def serve(
+def serve(  # noqa: C901 - one start-up sequence whose every step must be undone in order
     host: str = "127.0.0.1",
     port: int = 0,
     faults: Iterable[str] = (),

@@ -267,23 +267,28 @@ def render_summary(result: GateResult, *, width: int = 100) -> str:
             lines.append(f"  {SKIP_KINDS[kind]}: {', '.join(c.key for c in skipped)}")
     if r.flow_run_url:
         lines.append(f"flow run: {r.flow_run_url}")
-    problems = _blocking_first(r.problems())
-    if problems:
-        first = problems[0]
-        lines.append(f"{first.key} {status_word(first.status)}: {_detail(first)}")
-        for ev in first.evidence:
-            if ev.path:
-                lines.append(f"  evidence: {ev.path}")
-        for ev in first.evidence:
-            if ev.path and ev.kind == "trace":
-                lines.append(f"  view the trace: {trace_hint(ev.path, markup=False)}")
-        if len(problems) > 1:
-            lines.append(f"  and {len(problems) - 1} more failed check(s); see the report")
-    elif r.verdict is not Verdict.PASS and r.reasons:
-        lines.append(r.reasons[0])
+    lines.extend(_summary_problem_lines(r))
     for w in r.warnings:
         lines.append(f"warning: {w}")
     return scrubber.text("\n".join(lines) + "\n")
+
+
+def _summary_problem_lines(r: GateResult) -> list[str]:
+    """The summary's lines about what went wrong: the first problem in full, a count of the rest."""
+    problems = _blocking_first(r.problems())
+    if not problems:
+        return [r.reasons[0]] if r.verdict is not Verdict.PASS and r.reasons else []
+    first = problems[0]
+    lines = [f"{first.key} {status_word(first.status)}: {_detail(first)}"]
+    lines += [f"  evidence: {ev.path}" for ev in first.evidence if ev.path]
+    lines += [
+        f"  view the trace: {trace_hint(ev.path, markup=False)}"
+        for ev in first.evidence
+        if ev.path and ev.kind == "trace"
+    ]
+    if len(problems) > 1:
+        lines.append(f"  and {len(problems) - 1} more failed check(s); see the report")
+    return lines
 
 
 def progress_line(check: CheckResult) -> str:
@@ -610,3 +615,18 @@ def _blocking_first(checks: list[CheckResult]) -> list[CheckResult]:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def result_markdown(result: GateResult) -> str:
+    """The result as a JSON block; strings are scrubbed, numbers and structure kept."""
+    payload = json.dumps(scrubber.value(result.model_dump(mode="json")))
+    return f"```json\n{payload}\n```"
+
+
+def parse_result_markdown(text: str) -> GateResult | None:
+    """The GateResult in a result artifact's markdown; None when it is not one."""
+    body = text.strip().removeprefix("```json").removesuffix("```").strip()
+    try:
+        return GateResult.model_validate(json.loads(body))
+    except ValueError:
+        return None

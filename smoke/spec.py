@@ -286,13 +286,17 @@ class SuiteSpec(Strict):
 
     def journey(self, name: str) -> JourneyBase:
         """The spec of one journey by name."""
-        return getattr(self, name)
+        spec = getattr(self, name)
+        if not isinstance(spec, JourneyBase):
+            raise AttributeError(f"{name!r} is not a journey of the suite")
+        return spec
 
 
 @cache
 def default_contract() -> dict[str, Any]:
     """The sandbox's contract, parsed once."""
-    return yaml.safe_load(DEFAULT_CONTRACT.read_text())
+    contract: dict[str, Any] = yaml.safe_load(DEFAULT_CONTRACT.read_text())
+    return contract
 
 
 # Mappings that describe one thing whole (a request body, its query, a JSON Schema, the
@@ -429,7 +433,9 @@ def _check_check_names(spec: SuiteSpec, sources: list[tuple[str, dict[str, Any]]
 
 def _source_of(loc: tuple[Any, ...], sources: list[tuple[str, dict[str, Any]]]) -> str:
     """The override that holds most of ``loc`` (the later one on a tie, as in the merge)."""
-    best = max(reversed(sources), key=lambda source: _depth(source[1], loc), default=None)
+    best: tuple[str, dict[str, Any]] | None = max(
+        reversed(sources), key=lambda source: _depth(source[1], loc), default=None
+    )
     if best is not None and _depth(best[1], loc) > 0:
         return best[0]
     return "The journey configuration"

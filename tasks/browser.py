@@ -209,7 +209,7 @@ async def _keep_evidence(
             timeout=ACTION_TIMEOUT_MS,
         )
         kept.append(Evidence(kind="screenshot", label=f"{stem} screenshot", path=str(shot)))
-    except Exception:
+    except Exception:  # evidence is best effort: a dying page may raise anything  # noqa: BLE001
         pass
     try:
         await context.tracing.stop_chunk(path=str(trace))
@@ -219,7 +219,7 @@ async def _keep_evidence(
                 kind="trace", label=f"{stem} trace (npx playwright show-trace)", path=str(trace)
             )
         )
-    except Exception:
+    except Exception:  # evidence is best effort: a dying page may raise anything  # noqa: BLE001
         pass
     return kept
 
@@ -329,7 +329,7 @@ async def api_get(page: Page, path: str) -> tuple[int, Any]:
         raise TransientError(f"GET {path} answered {response.status} after repeats")
     try:
         body = await response.json()
-    except Exception:
+    except Exception:  # a body that is not JSON is judged as no body  # noqa: BLE001
         body = None
     return response.status, body
 

@@ -64,7 +64,7 @@ def current_selection() -> Selection | None:
     return _selection.get()
 
 
-def _not_selected(ctx: JourneyContext, name: str) -> CheckResult | None:
+def _not_selected(ctx: JourneyContext[Any], name: str) -> CheckResult | None:
     """The skipped result of a check this run's selection leaves out, else None."""
     selection = _selection.get()
     if selection is None or selection.selects(ctx.journey, name):
@@ -112,7 +112,7 @@ def _as_task(declared: CheckDef, body: CheckBody[P]) -> Task[..., Any]:
     """
 
     async def run(
-        ctx: JourneyContext, *args: Any, check_name: str | None = None, **kwargs: Any
+        ctx: JourneyContext[Any], *args: Any, check_name: str | None = None, **kwargs: Any
     ) -> State[CheckResult]:
         name = check_name or declared.name
         attempt = task_run.run_count or 1
@@ -147,7 +147,7 @@ def _as_task(declared: CheckDef, body: CheckBody[P]) -> Task[..., Any]:
                         skipped_because=s.kind,
                     ),
                 )
-            except Exception as e:
+            except Exception as e:  # every outcome of a check body is classified here  # noqa: BLE001
                 if is_transient(e):
                     log_warning(f"{ctx.journey}.{name} attempt {attempt}: {describe_error(e)}")
                     raise TransientError(
@@ -201,7 +201,7 @@ def _as_task(declared: CheckDef, body: CheckBody[P]) -> Task[..., Any]:
     return check_task
 
 
-def as_state(ctx: JourneyContext, result: CheckResult) -> State[CheckResult]:
+def as_state(ctx: JourneyContext[Any], result: CheckResult) -> State[CheckResult]:
     """The task run's final state: Failed for a failed or errored check, else Completed.
 
     The result is also kept on ``ctx``: ``run_check`` reads it from there, not from a
@@ -244,7 +244,7 @@ def _request_url(e: httpx.RequestError) -> str:
 
 
 async def run_check(
-    ctx: JourneyContext, check_task: Task[..., Any], *args: Any, **kwargs: Any
+    ctx: JourneyContext[Any], check_task: Task[..., Any], *args: Any, **kwargs: Any
 ) -> CheckResult:
     """Run one check task and always come back with its result (recorded on ``ctx``).
 
@@ -303,7 +303,7 @@ task_runner: Callable[..., Awaitable[tuple[object, str | None]]] = run_as_prefec
 
 
 def _gave_up(
-    ctx: JourneyContext, name: str, outcome: object, state_message: str | None, started: float
+    ctx: JourneyContext[Any], name: str, outcome: object, state_message: str | None, started: float
 ) -> CheckResult:
     if isinstance(outcome, BaseException):
         text = describe_error(outcome)
@@ -322,7 +322,7 @@ def _gave_up(
     )
 
 
-def skip_rest(ctx: JourneyContext, names: list[str], why: str) -> None:
+def skip_rest(ctx: JourneyContext[Any], names: list[str], why: str) -> None:
     """Record ``names`` as skipped because an earlier check they depend on failed.
 
     A check the run's selection leaves out reads "not selected" instead.
@@ -341,7 +341,7 @@ def skip_rest(ctx: JourneyContext, names: list[str], why: str) -> None:
         )
 
 
-async def journey_outcome(ctx: JourneyContext) -> State[JourneyResult]:
+async def journey_outcome(ctx: JourneyContext[Any]) -> State[JourneyResult]:
     """The journey run's final state: Failed unless its checks would pass a gate.
 
     Run on its own (its deployment, from the UI) the journey also records its report
@@ -356,7 +356,7 @@ async def journey_outcome(ctx: JourneyContext) -> State[JourneyResult]:
         judged.flow_run_id = str(flow_run.get_id() or "") or None
         try:
             await record_results(judged)
-        except Exception as e:  # a lost artifact must not turn into a lost verdict
+        except Exception as e:  # a lost artifact must not turn into a lost verdict  # noqa: BLE001
             log_warning(f"Could not record the journey's result artifacts: {scrub(str(e))}")
     summary = f"{ctx.journey} {judged.verdict.value}"
     if judged.verdict is Verdict.PASS:

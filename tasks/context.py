@@ -200,7 +200,7 @@ def run_folder() -> str:
 
     try:
         root = flow_run.get_root_flow_run_id()
-    except Exception:
+    except Exception:  # outside a flow run the run id is unknown; a random id serves  # noqa: BLE001
         root = None
     return str(root).replace("-", "")[:8] if root else secrets.token_hex(4)
 

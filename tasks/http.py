@@ -90,7 +90,7 @@ class ProbeTarget:
 
 
 async def send(
-    ctx: JourneyContext,
+    ctx: JourneyContext[Any],
     req: Request,
     variables: dict[str, Any] | None = None,
     *,
@@ -131,7 +131,7 @@ async def send(
 
 
 async def exchange(
-    ctx: JourneyContext,
+    ctx: JourneyContext[Any],
     prepared: Prepared,
     expect_status: list[int],
     creds: Credentials | None,
@@ -184,7 +184,7 @@ async def exchange(
     return reply
 
 
-def require_own_origin(ctx: JourneyContext, method: str, path: str) -> None:
+def require_own_origin(ctx: JourneyContext[Any], method: str, path: str) -> None:
     """Refuse a request to anywhere but the environment's origins, before it is sent.
 
     The contract was checked before the run; this catches a placeholder that only
@@ -201,7 +201,7 @@ def require_own_origin(ctx: JourneyContext, method: str, path: str) -> None:
         )
 
 
-def e2e_token(ctx: JourneyContext, path: str) -> str:
+def e2e_token(ctx: JourneyContext[Any], path: str) -> str:
     """The e2e token, only ever for the configured target."""
     if urlsplit(path).netloc:
         raise ConfigError(
@@ -257,7 +257,7 @@ def field_of(reply: Reply, dotted: str, what: str) -> Any:
         ) from None
 
 
-def save(ctx: JourneyContext, reply: Reply, req: Request, what: str) -> dict[str, Any]:
+def save(ctx: JourneyContext[Any], reply: Reply, req: Request, what: str) -> dict[str, Any]:
     """Keep the fields ``req.save`` names as ``{{saved.<name>}}`` for later requests."""
     saved = {name: field_of(reply, dotted, what) for name, dotted in req.save.items()}
     for name, value in saved.items():
@@ -271,7 +271,7 @@ def save(ctx: JourneyContext, reply: Reply, req: Request, what: str) -> dict[str
 SECRET_WORDS = ("token", "secret", "password", "key", "cookie", "session")
 
 
-async def login(ctx: JourneyContext, email: str, password: str) -> str:
+async def login(ctx: JourneyContext[Any], email: str, password: str) -> str:
     """An access token for ``email`` through the configured login request."""
     spec = ctx.suite.auth.login
     reply = await send(ctx, spec.request, {"email": email, "password": password}, auth="none")
@@ -287,7 +287,7 @@ async def login(ctx: JourneyContext, email: str, password: str) -> str:
     return token
 
 
-async def session_token(ctx: JourneyContext) -> str:
+async def session_token(ctx: JourneyContext[Any]) -> str:
     """The test identity's bearer token, for browser checks that set it as a session cookie."""
     creds = await credentials(ctx, "test")
     assert creds is not None

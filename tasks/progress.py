@@ -89,7 +89,7 @@ def publish(result: CheckResult) -> None:
     for listener in list(_listeners):
         try:
             listener(result)
-        except Exception:
+        except Exception:  # a broken listener must not stop the others or the check  # noqa: BLE001
             continue
 
 

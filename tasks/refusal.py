@@ -9,6 +9,7 @@ reach is a route these checks prove. A request marked ``public: true`` is left o
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from smoke.contracts import as_json
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed
@@ -22,7 +23,7 @@ REFUSED = [401, 403]
 CONCURRENCY = 8
 
 
-def _targets(ctx: JourneyContext) -> list[ProbeTarget]:
+def _targets(ctx: JourneyContext[Any]) -> list[ProbeTarget]:
     """The proven requests, or a skip saying why there are none."""
     targets = list(ctx.authenticated.values())
     if targets:
@@ -39,7 +40,7 @@ def _targets(ctx: JourneyContext) -> list[ProbeTarget]:
     )
 
 
-async def prove_protected_routes(ctx: JourneyContext) -> list[str]:
+async def prove_protected_routes(ctx: JourneyContext[Any]) -> list[str]:
     """GET each configured protected route as the test identity; the ones that are not 2xx.
 
     A route the test identity cannot read proves nothing about strangers, so it is not
@@ -53,13 +54,16 @@ async def prove_protected_routes(ctx: JourneyContext) -> list[str]:
 
 
 async def _replay(
-    ctx: JourneyContext, target: ProbeTarget, creds: Credentials | None, gate: asyncio.Semaphore
+    ctx: JourneyContext[Any],
+    target: ProbeTarget,
+    creds: Credentials | None,
+    gate: asyncio.Semaphore,
 ) -> Reply:
     async with gate:
         return await exchange(ctx, target.prepared, REFUSED, creds)
 
 
-async def _refused_everywhere(ctx: JourneyContext, tampered: bool) -> Passed:
+async def _refused_everywhere(ctx: JourneyContext[Any], tampered: bool) -> Passed:
     unproven: list[str] = []
     if ctx.journey == "auth" and ctx.suite.auth.protected_routes:
         unproven = await prove_protected_routes(ctx)
@@ -91,7 +95,7 @@ async def _refused_everywhere(ctx: JourneyContext, tampered: bool) -> Passed:
 
 
 @check("anonymous_refused")
-async def anonymous_refused(ctx: JourneyContext) -> Passed:
+async def anonymous_refused(ctx: JourneyContext[Any]) -> Passed:
     """Invariant: every route this journey got a 2xx for as an identity refuses a caller
     without credentials (401/403).
 
@@ -102,7 +106,7 @@ async def anonymous_refused(ctx: JourneyContext) -> Passed:
 
 
 @check("bad_token_refused")
-async def bad_token_refused(ctx: JourneyContext) -> Passed:
+async def bad_token_refused(ctx: JourneyContext[Any]) -> Passed:
     """Invariant: every route this journey got a 2xx for as an identity refuses that same
     identity's credential tampered (a forged JWT signature, a wrong password, an altered
     key or cookie) with 401/403.

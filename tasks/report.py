@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from prefect import task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from smoke.report import render_markdown, table_rows
+from smoke.report import render_markdown, result_markdown, table_rows
 from smoke.results import GateResult
-from smoke.scrub import scrubber
 
 
 def artifact_key(kind: str, environment: str) -> str:
@@ -47,18 +45,3 @@ async def record_results(result: GateResult) -> None:
         key=artifact_key("result", result.environment),
         description=f"Gate result JSON: {verdict}",
     )
-
-
-def result_markdown(result: GateResult) -> str:
-    """The result as a JSON block; strings are scrubbed, numbers and structure kept."""
-    payload = json.dumps(scrubber.value(result.model_dump(mode="json")))
-    return f"```json\n{payload}\n```"
-
-
-def parse_result_markdown(text: str) -> GateResult | None:
-    """The GateResult in a result artifact's markdown; None when it is not one."""
-    body = text.strip().removeprefix("```json").removesuffix("```").strip()
-    try:
-        return GateResult.model_validate(json.loads(body))
-    except ValueError:
-        return None

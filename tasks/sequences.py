@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from smoke.errors import ConfigError
 from smoke.outcomes import CheckFailed, Passed
@@ -25,7 +26,7 @@ from tasks.refusal import anonymous_refused, bad_token_refused
 REFUSAL_CHECKS = ["anonymous_refused", "bad_token_refused"]
 
 
-async def _run_step(ctx: JourneyContext, step: Step, phase: str) -> str:
+async def _run_step(ctx: JourneyContext[Any], step: Step, phase: str) -> str:
     reply = await send(ctx, step)
     expect(reply, step, f"{phase} step {step.name}")
     saved = save(ctx, reply, step, f"{phase} step {step.name}")
@@ -34,21 +35,21 @@ async def _run_step(ctx: JourneyContext, step: Step, phase: str) -> str:
 
 
 @check("setup")
-async def setup(ctx: JourneyContext) -> Passed:
+async def setup(ctx: JourneyContext[Any]) -> Passed:
     """Invariant: every setup request of the contract answers its expected status and
     contract, in order; what they save is there for the journey's checks."""
     done = [await _run_step(ctx, step, "setup") for step in ctx.spec.setup]
     return Passed(expected=f"{len(done)} setup request(s) answered", actual="; ".join(done))
 
 
-def _unsaved(ctx: JourneyContext, step: Step) -> list[str]:
+def _unsaved(ctx: JourneyContext[Any], step: Step) -> list[str]:
     saved = ctx.variables["saved"]
     names = request_placeholders(step)
     return sorted(n for n in names if n.startswith("saved.") and n.split(".")[1] not in saved)
 
 
 @check("teardown")
-async def teardown(ctx: JourneyContext) -> Passed:
+async def teardown(ctx: JourneyContext[Any]) -> Passed:
     """Invariant: every teardown request whose data this run created answers its expected
     status; all are tried even when one fails, and none touches data this run did not make.
     """
@@ -84,7 +85,7 @@ async def teardown(ctx: JourneyContext) -> Passed:
 
 
 @asynccontextmanager
-async def journey_frame(ctx: JourneyContext, checks: list[str]) -> AsyncIterator[bool]:
+async def journey_frame(ctx: JourneyContext[Any], checks: list[str]) -> AsyncIterator[bool]:
     """Setup, then the body (told whether setup worked), then refusal checks and teardown.
 
     ``checks`` are the journey's own check names: recorded as skipped when setup fails.

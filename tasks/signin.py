@@ -21,7 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -149,7 +149,7 @@ def identity_config(config: SmokeConfig, who: Identity) -> IdentityConfig:
 WHO_WORDS = {"test": "the test identity", "other": "the other identity", "admin": "the admin"}
 
 
-async def credentials(ctx: JourneyContext, who: Identity) -> Credentials | None:
+async def credentials(ctx: JourneyContext[Any], who: Identity) -> Credentials | None:
     """``who``'s credentials for this journey (signed in once, then cached); None for 'none'.
 
     A missing setting skips the calling check (off by configuration); a sign-in that
@@ -171,7 +171,7 @@ async def credentials(ctx: JourneyContext, who: Identity) -> Credentials | None:
         return ctx.credentials[who]
 
 
-async def sign_in(ctx: JourneyContext, who: Identity) -> Credentials:
+async def sign_in(ctx: JourneyContext[Any], who: Identity) -> Credentials:
     """Sign ``who`` in by the configured method; CheckFailed when the product refuses."""
     config = ctx.config
     ident = identity_config(config, who)
@@ -209,7 +209,7 @@ async def sign_in(ctx: JourneyContext, who: Identity) -> Credentials:
     return Credentials(who, "cookie", {"Cookie": cookie_header(cookies)}, cookies=cookies)
 
 
-async def cookie_login(ctx: JourneyContext, email: str, password: str) -> dict[str, str]:
+async def cookie_login(ctx: JourneyContext[Any], email: str, password: str) -> dict[str, str]:
     """A form login: the login page (CSRF token and its cookies), then the form post."""
     from tasks.http import expect, send
 
@@ -245,7 +245,7 @@ async def cookie_login(ctx: JourneyContext, email: str, password: str) -> dict[s
     return cookies
 
 
-async def browser_cookies(ctx: JourneyContext, email: str, password: str) -> dict[str, str]:
+async def browser_cookies(ctx: JourneyContext[Any], email: str, password: str) -> dict[str, str]:
     """Sign in through the browser login; the session is the cookies it leaves."""
     from tasks import browser
 
@@ -263,7 +263,7 @@ async def browser_cookies(ctx: JourneyContext, email: str, password: str) -> dic
         await page.click(spec.submit_selector)
         try:
             await page.wait_for_url(spec.success_url, wait_until="commit")
-        except Exception as e:
+        except Exception as e:  # Playwright's timeout and navigation errors share no base class  # noqa: BLE001
             raise CheckFailed(
                 f"the browser login as {email} did not reach {spec.success_url}",
                 expected=f"a redirect to {spec.success_url}",

@@ -181,7 +181,8 @@ def _send_blocking(settings: SlackSettings, payload: Payload) -> None:
         ServerErrorRetryHandler(max_retry_count=MAX_RETRIES),
     ]
     if settings.uses_bot:
-        assert settings.bot_token is not None and settings.channel is not None
+        assert settings.bot_token is not None
+        assert settings.channel is not None
         client = WebClient(
             token=settings.bot_token.get_secret_value(),
             base_url=(settings.api_url or SLACK_API_URL).rstrip("/") + "/",
@@ -287,7 +288,7 @@ async def notify(result: GateResult, environment: str) -> NotifyOutcome:
         if not settings.configured:
             return NotifyOutcome()
         outcome = await deliver(result, settings, VariableAlertStore())
-    except Exception as e:
+    except Exception as e:  # a failed notification is reported, the verdict stands  # noqa: BLE001
         outcome = NotifyOutcome(error=scrub(f"{type(e).__name__}: {e}"))
     if outcome.error:
         logger.error(
@@ -330,7 +331,7 @@ async def notify_crash(flow: Any, flow_run: Any, state: Any) -> None:
                 environment, crashed.flow_run_url, message, mentions=_mentions(settings, n)
             ),
         )
-    except Exception as e:
+    except Exception as e:  # a failed notification is reported, the verdict stands  # noqa: BLE001
         outcome = NotifyOutcome(error=scrub(f"{type(e).__name__}: {e}"))
     if outcome.error:
         logger.error("Could not notify Slack about the crashed run: %s", outcome.error)

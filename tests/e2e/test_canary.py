@@ -158,4 +158,6 @@ def test_demo_with_a_fault_posts_one_slack_message_naming_the_check(
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert len(messages) == 1, [m.text for m in messages]
     text = json.dumps(messages[0].body)
-    assert "dashboard" in text and "feed" in text and "FAIL" in text
+    assert "dashboard" in text
+    assert "feed" in text
+    assert "FAIL" in text

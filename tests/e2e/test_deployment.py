@@ -80,7 +80,8 @@ def test_gate_via_deployment_passes_on_the_healthy_sandbox(
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "Triggered " in proc.stdout and "/runs/flow-run/" in proc.stdout
+    assert "Triggered " in proc.stdout
+    assert "/runs/flow-run/" in proc.stdout
     assert "passed   auth.password_login" in proc.stdout  # streamed from the worker's run
     assert "PASS in " in proc.stdout
     assert (tmp_path / "r.json").read_text().count('"verdict": "PASS"') == 1
@@ -119,7 +120,8 @@ def test_a_monitor_run_of_the_deployment_tags_itself(deployed: dict[str, str]) -
     while not (run.state and run.state.is_final()) and time.monotonic() < deadline:
         time.sleep(1)
         run = _flow_run(deployed, run_id)
-    assert run.state and run.state.is_final(), f"the monitor run is still {run.state_name}"
+    assert run.state, f"the monitor run has no state: {run.state_name}"
+    assert run.state.is_final(), f"the monitor run is still {run.state_name}"
     assert {"env:sandbox", "mode:monitor", "smoke", "monitor"} <= set(run.tags)
 
     async def delete() -> None:
@@ -195,7 +197,8 @@ def test_killed_flow_run_process_exits_3_and_the_automation_notices(
     out, _ = gate.communicate(timeout=180)
     assert killed, "no flow-run process appeared: " + out[-3000:]
     assert gate.returncode == 3, out[-4000:]
-    assert "ERROR" in out and "Crashed" in out
+    assert "ERROR" in out
+    assert "Crashed" in out
     assert "PASS" not in out.split("ERROR")[-1]
 
     async def crash_notifications() -> int:
@@ -233,10 +236,12 @@ def test_announce_triggers_a_gate_run_with_environment_and_version(
     while not asyncio.run(announced()) and time.monotonic() < deadline:
         time.sleep(1)
     runs = asyncio.run(announced())
-    assert runs and runs[0].parameters["environment"] == "sandbox"
+    assert runs
+    assert runs[0].parameters["environment"] == "sandbox"
     history = smoke_cli(["history", "--env", "sandbox", "--last", "5"], env=deployed, cwd=tmp_path)
     assert history.returncode == 0
-    assert "PASS" in history.stdout and "Pass rate per journey" in history.stdout
+    assert "PASS" in history.stdout
+    assert "Pass rate per journey" in history.stdout
 
 
 def test_the_monitor_schedule_creates_runs_per_environment(
@@ -290,10 +295,12 @@ def test_stored_run_forms_describe_every_parameter(
         undescribed = [p for p, field in props.items() if not field.get("description")]
         assert not undescribed, f"{name}: no description for {undescribed}"
     gate = schemas["release-gate"]["properties"]
-    assert gate["version"]["type"] == "string" and "anyOf" not in gate["version"]
+    assert gate["version"]["type"] == "string"
+    assert "anyOf" not in gate["version"]
     # Lists are plain lists (empty: all), not a list-or-None toggle in the form.
     for name in ("journeys", "checks", "skip"):
-        assert gate[name]["type"] == "array" and "anyOf" not in gate[name], gate[name]
+        assert gate[name]["type"] == "array", gate[name]
+        assert "anyOf" not in gate[name], gate[name]
         assert gate[name]["default"] == []
     # Every choice is one a worker can run, and the default is one of them.
     assert gate["environment"]["enum"][0] == "sandbox"
@@ -320,7 +327,8 @@ def test_a_quick_run_of_the_gate_starts_a_sandbox_on_the_worker(
 
     run = asyncio.run(quick_run())
     assert run.parameters.get("environment", "sandbox") == "sandbox"
-    assert run.state is not None and run.state.is_final(), run.state
+    assert run.state is not None
+    assert run.state.is_final(), run.state
     message = run.state.message or ""
     assert "Unknown environment" not in message
     assert run.state.is_completed(), message  # PASS: the worker's own sandbox is healthy

@@ -82,7 +82,8 @@ def test_follow_shows_every_progress_line_of_a_run_with_600_log_lines(
             return state
 
     state = asyncio.run(go())
-    assert state is not None and state.is_completed()
+    assert state is not None
+    assert state.is_completed()
     progress = [m for m in _messages() if m.startswith("passed")]
     assert len(progress) > 200
     assert [line for line in said if line.startswith("  passed")] == [f"  {m}" for m in progress]

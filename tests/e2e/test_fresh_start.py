@@ -32,7 +32,8 @@ def test_demo_from_a_new_prefect_home_passes_and_leaves_a_local_server_to_stop(
         assert "stop it: smoke server stop" in demo.stdout
 
         status = run_smoke(["server", "status"], env=env, cwd=tmp_path)
-        assert status.returncode == 0 and f"UI:  {ui.group(1)}" in status.stdout
+        assert status.returncode == 0
+        assert f"UI:  {ui.group(1)}" in status.stdout
         # Kept on the server: history reads the run back.
         history = run_smoke(["history", "--env", "sandbox"], env=env, cwd=tmp_path)
         assert history.returncode == 0, history.stdout + history.stderr
@@ -41,8 +42,10 @@ def test_demo_from_a_new_prefect_home_passes_and_leaves_a_local_server_to_stop(
         state = home / "smoke-server.json"
         pid = json.loads(state.read_text())["pid"] if state.exists() else None
         stop = run_smoke(["server", "stop"], env=env, cwd=tmp_path)
-    assert stop.returncode == 0 and "Stopped the local Prefect server" in stop.stdout
-    assert pid is not None and not _running(pid)
+    assert stop.returncode == 0
+    assert "Stopped the local Prefect server" in stop.stdout
+    assert pid is not None
+    assert not _running(pid)
     assert run_smoke(["server", "status"], env=env, cwd=tmp_path).returncode == 1
 
 

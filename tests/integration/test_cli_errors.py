@@ -73,7 +73,8 @@ def test_live_stripe_key_exits_2_before_any_network_call(listener: Listener) -> 
         SMOKE_STRIPE_API_BASE=f"http://127.0.0.1:{listener.port}",
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "live key" in proc.stderr and "sk_test_" in proc.stderr
+    assert "live key" in proc.stderr
+    assert "sk_test_" in proc.stderr
     assert "sk_live_canary0123456789" not in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     time.sleep(0.3)
@@ -104,7 +105,8 @@ def test_unreachable_target_exits_2_saying_what_to_check() -> None:
         closed_port = s.getsockname()[1]
     proc = smoke("gate", "--env", "staging", SMOKE_BASE_URL=f"http://127.0.0.1:{closed_port}")
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Cannot reach the target" in proc.stderr and "SMOKE_BASE_URL" in proc.stderr
+    assert "Cannot reach the target" in proc.stderr
+    assert "SMOKE_BASE_URL" in proc.stderr
 
 
 def test_unknown_environment_without_configuration_exits_2() -> None:
@@ -121,7 +123,8 @@ def test_dead_prefect_api_exits_3_quickly(listener: Listener) -> None:
         "gate", "--env", "nowhere", PREFECT_API_URL=f"http://127.0.0.1:{listener.port}/api"
     )
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert "is not answering" in proc.stderr and "PREFECT_API_URL" in proc.stderr
+    assert "is not answering" in proc.stderr
+    assert "PREFECT_API_URL" in proc.stderr
     assert time.monotonic() - started < 20
 
 
@@ -148,7 +151,8 @@ def test_faults_lists_every_fault_one_per_line() -> None:
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == len(FAULTS) >= 22
     for line, (name, description) in zip(lines, FAULTS.items(), strict=True):
-        assert line.split()[0] == name and line.endswith(description)
+        assert line.split()[0] == name
+        assert line.endswith(description)
 
 
 def _imported(stderr: str) -> set[str]:

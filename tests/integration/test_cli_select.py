@@ -40,7 +40,8 @@ def test_list_json_for_a_read_only_environment() -> None:
     assert data["environment"] == "prod"
     by_key = {row["check"]: row for row in data["checks"]}
     checkout = by_key["billing.checkout_success"]
-    assert checkout["journey"] == "billing" and checkout["writes"] is True
+    assert checkout["journey"] == "billing"
+    assert checkout["writes"] is True
     assert (checkout["on"], checkout["off_because"]) == (False, "configuration")
     assert by_key["auth.tenant_isolation"]["on"] is True
     assert by_key["auth.tenant_isolation"]["needs"] == [

@@ -77,7 +77,9 @@ def test_fault_is_caught_by_the_right_check(name: str, run_gate: Any, fault: Any
     for check in result.problems():
         # A failure a person can act on: what was expected, what came back.
         assert check.status is Status.FAILED
-        assert check.message and check.expected and check.actual, check
+        assert check.message, check
+        assert check.expected, check
+        assert check.actual, check
     for key, status in warned.items():
         assert {c.key: c.status for c in result.all_checks()}[key] is status
     if len(group) == 1:
@@ -90,7 +92,8 @@ def test_no_fault_leaks_into_another_journey(group: list[str], run_gate: Any, fa
     result = group_result(group, run_gate, fault)
     expected = set().union(*(FAULT_TABLE[name][2] for name in group))
     assert failing(result) == expected, {c.key: c.message for c in result.problems()}
-    assert result.verdict is FAIL and result.exit_code == 1
+    assert result.verdict is FAIL
+    assert result.exit_code == 1
 
 
 def test_transient_http_503_passes_with_flaky_checks(run_gate: Any, fault: Any) -> None:

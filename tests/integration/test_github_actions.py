@@ -86,7 +86,8 @@ def test_a_configuration_error_before_the_run_still_reports_exit_2(tmp_path: Pat
         "not the product)\n"
     )
     assert "- Unknown environment 'nowhere'" in step.summary
-    assert "FAIL" not in step.summary and "smoke system failed" not in step.summary
+    assert "FAIL" not in step.summary
+    assert "smoke system failed" not in step.summary
     assert "`smoke-report/report.html`: the whole report" in step.summary
     assert "::error title=Smoke ERROR%3A configuration error" in step.stdout
     assert (step.workspace / "smoke-report" / "report.html").is_file()
@@ -146,7 +147,8 @@ def test_a_failed_gate_writes_its_summary_annotations_and_outputs(tmp_path: Path
     assert "#### dashboard.ui: FAILED" in summary
     assert "dashboard.ui.png`](" + artifacts + ")" in summary
     assert "| view the trace | from the report folder `python -m playwright show-trace" in summary
-    assert "**dashboard**: FAILED" in summary and "**preflight**: passed" in summary
+    assert "**dashboard**: FAILED" in summary
+    assert "**preflight**: passed" in summary
     assert "`smoke-report/report.html`: the whole report" in summary
 
     annotations = [line for line in step.stdout.splitlines() if line.startswith("::")]

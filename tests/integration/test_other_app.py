@@ -72,11 +72,13 @@ def test_the_tasklog_contract_validates() -> None:
     assert spec.preflight.version_field == "build.version"
     assert spec.preflight.e2e_status is None
     assert [s.name for s in spec.onboarding.steps] == ["signup"]
-    assert spec.onboarding.cleanup is not None and spec.onboarding.cleanup.body is None
+    assert spec.onboarding.cleanup is not None
+    assert spec.onboarding.cleanup.body is None
     assert spec.billing.enabled is False
     assert [(e.name, e.items_field) for e in spec.dashboard.endpoints] == [("tasks", "results")]
     assert spec.dashboard.ui is None
-    assert spec.auth.browser_login is None and spec.auth.passkey is None
+    assert spec.auth.browser_login is None
+    assert spec.auth.passkey is None
 
 
 def test_the_tasklog_env_example_names_only_real_settings() -> None:
@@ -226,7 +228,8 @@ def test_a_route_answering_anonymous_callers_fails_the_journey_that_reached_it(
     assert failing(result) == {"dashboard.anonymous_refused", "dashboard.bad_token_refused"}
     check = next(c for c in result.all_checks() if c.key == "dashboard.anonymous_refused")
     assert "GET /v1/tasks -> 200" in check.message, check.message
-    assert check.evidence and check.evidence[0].path, check.evidence
+    assert check.evidence, check
+    assert check.evidence[0].path, check.evidence
 
 
 def test_isolation_cannot_pass_when_the_owner_cannot_read_its_own_resource(

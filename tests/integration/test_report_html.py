@@ -115,7 +115,9 @@ def test_report_html_opens_offline_and_shows_the_failed_checks_screenshot(
     size = shot.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
     assert size == [True, *SHOT_SIZE]
     box = shot.bounding_box()
-    assert box is not None and box["width"] > 0 and box["height"] > 0
+    assert box is not None
+    assert box["width"] > 0
+    assert box["height"] > 0
     # What the reader sees in that <img> is the screenshot: the red box, decoded.
     red = shot.evaluate(
         """img => {

@@ -60,7 +60,9 @@ def test_fail_in_gate_mode_calls_the_rollback_with_the_failed_checks(
     assert result.verdict is Verdict.FAIL
     assert len(hook.bodies) == 1
     body = hook.bodies[0]
-    assert body["environment"] == name and body["version"] == "1.0.0" and body["verdict"] == "FAIL"
+    assert body["environment"] == name
+    assert body["version"] == "1.0.0"
+    assert body["verdict"] == "FAIL"
     assert [(c["journey"], c["check"]) for c in body["failed_checks"]] == [("dashboard", "alerts")]
     assert "$.items[0].severity" in body["failed_checks"][0]["actual"]
 

@@ -28,7 +28,8 @@ def test_a_journey_with_a_failed_check_ends_failed_and_keeps_its_results(
     fault("dashboard.feed_500")
     state, result = _journey(sandbox_env)
     assert state.is_failed()
-    assert state.message and state.message.startswith("dashboard FAIL: dashboard.feed failed")
+    assert state.message
+    assert state.message.startswith("dashboard FAIL: dashboard.feed failed")
     assert isinstance(result, JourneyResult)
     feed = next(c for c in result.checks if c.check == "feed")
     assert feed.status is Status.FAILED
@@ -37,7 +38,8 @@ def test_a_journey_with_a_failed_check_ends_failed_and_keeps_its_results(
 def test_a_healthy_journey_ends_completed(sandbox_env: str) -> None:
     state, result = _journey(sandbox_env)
     assert state.is_completed(), state.message
-    assert isinstance(result, JourneyResult) and not [c for c in result.checks if c.is_problem]
+    assert isinstance(result, JourneyResult)
+    assert not [c for c in result.checks if c.is_problem]
 
 
 def test_a_failed_check_task_ends_failed_with_its_result_as_data(
@@ -59,5 +61,7 @@ def test_a_failed_check_task_ends_failed_with_its_result_as_data(
 
     data, message, failed = asyncio.run(go())
     assert failed
-    assert isinstance(data, CheckResult) and data.status is Status.FAILED
-    assert message and message.startswith("dashboard.feed failed: ")
+    assert isinstance(data, CheckResult)
+    assert data.status is Status.FAILED
+    assert message
+    assert message.startswith("dashboard.feed failed: ")

@@ -43,7 +43,8 @@ def test_a_gate_run_is_tagged_and_records_its_status_and_history_finds_it(
     assert status.data["journeys"] == {j.name: j.status.value for j in result.journeys}
     badge = artifacts["smoke-badge-sandbox"]
     assert badge.type == "svg"
-    assert badge.data.startswith("<svg") and f">{result.verdict.value}</text>" in badge.data
+    assert badge.data.startswith("<svg")
+    assert f">{result.verdict.value}</text>" in badge.data
 
     assert history("sandbox", 5, as_json=True) == 0
     document = json.loads(capsys.readouterr().out)

@@ -203,10 +203,8 @@ def test_two_gates_on_one_environment_are_serialized(sandbox_env: str) -> None:
         return [await s.result(raise_on_failure=False) for s in states]
 
     first, second = asyncio.run(both())
-    assert first.verdict is Verdict.PASS and second.verdict is Verdict.PASS, (
-        first.reasons,
-        second.reasons,
-    )
+    assert first.verdict is Verdict.PASS, first.reasons
+    assert second.verdict is Verdict.PASS, second.reasons
     # Serialized: the later run waited for the earlier one, so it took at least as long
     # as the earlier one's journeys.
     slower, faster = sorted([first, second], key=lambda r: r.duration_s, reverse=True)

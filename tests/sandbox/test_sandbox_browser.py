@@ -27,7 +27,7 @@ from sandbox import RunningSandbox
 def fresh_user(client: httpx.Client, sandbox: RunningSandbox) -> Iterator[str]:
     email = f"smoke+browser-{uuid.uuid4().hex[:8]}@sandbox.test"
     onboard(client, email, password="pw-browser")
-    yield password_token(sandbox.base_url, email, "pw-browser")
+    return password_token(sandbox.base_url, email, "pw-browser")
 
 
 def fill_card(watch: PageWatch, number: str) -> None:
@@ -60,7 +60,8 @@ def test_checkout_with_4242_reaches_success_and_the_webhook_activates(
     assert subscription(client, fresh_user)["status"] in ("pending", "active")
     active = wait_for(lambda: (s := subscription(client, fresh_user))["status"] == "active" and s)
     assert active["plan_id"] == "pro-monthly"
-    assert watched_page.console_errors == [] and watched_page.page_errors == []
+    assert watched_page.console_errors == []
+    assert watched_page.page_errors == []
     assert watched_page.failed_requests == []
 
 

@@ -19,7 +19,8 @@ def test_feed_alerts_and_history_match_their_contracts(
     feed = client.get("/api/dashboard/feed", headers=bearer(test_token)).json()
     assert set(feed) == {"items", "page", "per_page", "total"}
     assert (feed["page"], feed["per_page"]) == (1, 20)
-    assert feed["total"] >= 30 and len(feed["items"]) == 20
+    assert feed["total"] >= 30
+    assert len(feed["items"]) == 20
     for item in feed["items"]:
         assert set(item) == {"id", "type", "title", "created_at"}
         datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
@@ -76,7 +77,8 @@ def test_each_tenant_sees_only_its_own_dashboard(
 ) -> None:
     acme = client.get("/api/dashboard/feed", headers=bearer(test_token)).json()["items"]
     globex = client.get("/api/dashboard/feed", headers=bearer(other_token)).json()["items"]
-    assert acme and globex
+    assert acme
+    assert globex
     assert all("acme-test" in item["id"] for item in acme)
     assert all("globex" in item["id"] for item in globex)
 
@@ -131,7 +133,8 @@ def test_seed_tiers_are_idempotent_and_perf_is_fast(e2e: httpx.Client) -> None:
     perf = e2e.post("/e2e/seed", json={"tier": "perf"})
     elapsed = time.monotonic() - started
     assert perf.status_code == 200
-    assert perf.json()["tenants"] == 100 and perf.json()["records"] >= 50_000
+    assert perf.json()["tenants"] == 100
+    assert perf.json()["records"] >= 50_000
     assert elapsed < 5.0
     assert e2e.post("/e2e/seed", json={"tier": "perf"}).json() == perf.json()
     assert e2e.post("/e2e/seed", json={"tier": "huge"}).status_code == 422
@@ -160,7 +163,8 @@ def test_cleanup_touches_only_reserved_identities(
         return response.status_code == 409
 
     assert not exists(reserved)
-    assert exists(outsider) and exists(lookalike)
+    assert exists(outsider)
+    assert exists(lookalike)
     for email in (outsider, lookalike):
         assert len(e2e.get("/e2e/inbox", params={"to": email}).json()["messages"]) == 1
     # Seeded identities and their tenants survive.

@@ -264,21 +264,25 @@ def check_billing_live_mode(ctx: Ctx) -> None:
 def check_dashboard_feed_500(ctx: Ctx) -> None:
     assert ctx.client.get("/api/dashboard/feed", headers=bearer(ctx.test_token)).status_code == 500
     alerts = ctx.client.get("/api/dashboard/alerts", headers=bearer(ctx.test_token))
-    assert alerts.status_code == 200 and alerts.json()["items"]
+    assert alerts.status_code == 200
+    assert alerts.json()["items"]
 
 
 def check_dashboard_alerts_contract_drift(ctx: Ctx) -> None:
     items = ctx.client.get("/api/dashboard/alerts", headers=bearer(ctx.test_token)).json()["items"]
-    assert items and all(isinstance(item["severity"], int) for item in items)
+    assert items
+    assert all(isinstance(item["severity"], int) for item in items)
     feed = ctx.client.get("/api/dashboard/feed", headers=bearer(ctx.test_token)).json()
-    assert feed["items"] and all(isinstance(item["title"], str) for item in feed["items"])
+    assert feed["items"]
+    assert all(isinstance(item["title"], str) for item in feed["items"])
 
 
 def check_dashboard_empty(ctx: Ctx) -> None:
     for token in (ctx.test_token, ctx.other_token):
         feed = ctx.client.get("/api/dashboard/feed", headers=bearer(token))
         assert feed.status_code == 200
-        assert feed.json()["items"] == [] and feed.json()["total"] == 0
+        assert feed.json()["items"] == []
+        assert feed.json()["total"] == 0
     history = ctx.client.get("/api/dashboard/history", headers=bearer(ctx.test_token)).json()
     assert history["total"] > 0
 
@@ -300,7 +304,8 @@ def check_dashboard_ui_failed_request(ctx: Ctx) -> None:
 def check_dashboard_slow(ctx: Ctx) -> None:
     started = time.monotonic()
     feed = ctx.client.get("/api/dashboard/feed", headers=bearer(ctx.test_token))
-    assert feed.status_code == 200 and feed.json()["items"]
+    assert feed.status_code == 200
+    assert feed.json()["items"]
     assert time.monotonic() - started >= 3.0
     started = time.monotonic()
     assert (

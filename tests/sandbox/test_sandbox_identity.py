@@ -37,7 +37,8 @@ def test_discovery_and_jwks_verify_an_issued_token(
         assert discovery[key].startswith(sandbox.base_url)
     jwks = client.get("/idp/jwks").json()
     (jwk,) = jwks["keys"]
-    assert jwk["kty"] == "RSA" and jwk["kid"]
+    assert jwk["kty"] == "RSA"
+    assert jwk["kid"]
     assert jwt.get_unverified_header(test_token)["kid"] == jwk["kid"]
     public_key = jwt.PyJWK(jwk).key
     claims = jwt.decode(
@@ -250,7 +251,8 @@ def test_tenant_is_readable_by_members_only(
     assert own.status_code == 200
     body = own.json()
     assert (body["id"], body["name"]) == ("acme-test", "Acme Test")
-    assert isinstance(body["plan"], str) and body["plan"]
+    assert isinstance(body["plan"], str)
+    assert body["plan"]
     assert [m["email"] for m in body["members"]] == [CREDENTIALS.test_email]
     assert client.get("/api/tenants/globex", headers=bearer(test_token)).status_code == 403
     assert client.get("/api/tenants/acme-test", headers=bearer(other_token)).status_code == 403
@@ -286,7 +288,8 @@ def test_passkey_register_and_login(
         )
         assert login.status_code == 200, login.text
         body = login.json()
-        assert body["verified"] is True and body["email"] == CREDENTIALS.test_email
+        assert body["verified"] is True
+        assert body["email"] == CREDENTIALS.test_email
         assert browser.get("/api/me").json()["email"] == CREDENTIALS.test_email
         assert browser.get("/api/me", headers=bearer(body["access_token"])).status_code == 200
 

@@ -207,7 +207,8 @@ def test_everything_stops_when_the_starting_process_is_killed() -> None:
         assert parent.stdout is not None
         info = json.loads(parent.stdout.readline())
         assert httpx.get(f"{info['url']}/health").status_code == 200
-        assert alive(info["server"]) and alive(info["localstripe"])
+        assert alive(info["server"])
+        assert alive(info["localstripe"])
         server_workdir = Path(os.readlink(f"/proc/{info['localstripe']}/cwd"))
         parent.send_signal(signal.SIGKILL)  # no atexit, no cleanup in the parent
         parent.wait()

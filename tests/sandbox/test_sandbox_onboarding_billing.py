@@ -35,7 +35,7 @@ def fresh_user(client: httpx.Client, sandbox: RunningSandbox) -> Iterator[str]:
     """An access token for a brand-new reserved identity, so billing tests don't share state."""
     email = unique_email("billing")
     onboard(client, email, password="pw-billing")
-    yield password_token(sandbox.base_url, email, "pw-billing")
+    return password_token(sandbox.base_url, email, "pw-billing")
 
 
 def test_onboarding_chain_feeds_each_step_into_the_next(
@@ -128,10 +128,12 @@ def test_checkout_success_is_activated_by_the_signed_webhook(
     ).json()
     assert in_stripe["status"] == "active"
     success = client.get(session["success_url"])
-    assert success.status_code == 200 and 'data-testid="checkout-success"' in success.text
+    assert success.status_code == 200
+    assert 'data-testid="checkout-success"' in success.text
 
     canceled = client.delete("/api/billing/subscription", headers=bearer(fresh_user))
-    assert canceled.status_code == 200 and canceled.json() == {"status": "canceled"}
+    assert canceled.status_code == 200
+    assert canceled.json() == {"status": "canceled"}
     assert subscription(client, fresh_user)["status"] == "canceled"
     in_stripe = httpx.get(
         f"{sandbox.stripe_api_base}/v1/subscriptions/{active['stripe_subscription_id']}",
@@ -245,4 +247,5 @@ def test_signed_webhooks_are_processed_and_unknown_types_ignored(client: httpx.C
         content=payload,
         headers={"Stripe-Signature": signed(payload, CREDENTIALS.stripe_webhook_secret)},
     )
-    assert ok.status_code == 200 and ok.json() == {"received": True}
+    assert ok.status_code == 200
+    assert ok.json() == {"received": True}

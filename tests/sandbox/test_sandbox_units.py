@@ -171,7 +171,8 @@ def test_rate_limiter_allows_the_limit_then_says_when_to_retry() -> None:
     limiter = RateLimiter(limit=3, window_s=10.0)
     assert [limiter.retry_after("a") for _ in range(3)] == [None, None, None]
     wait = limiter.retry_after("a")
-    assert wait is not None and 1 <= wait <= 10
+    assert wait is not None
+    assert 1 <= wait <= 10
     assert limiter.retry_after("b") is None
 
 

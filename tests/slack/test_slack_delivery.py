@@ -56,7 +56,8 @@ async def test_incoming_webhook_posts_the_same_payload(slack: FakeSlack) -> None
     result = fail_result(EVIDENCE)
     store = MemoryAlertStore()
     outcome = await deliver(result, settings, store, now=1000.0)
-    assert outcome.posted and outcome.error is None
+    assert outcome.posted
+    assert outcome.error is None
     [request] = slack.requests
     assert request.path == "/services/T1/B1/hooksecret"
     assert "authorization" not in request.headers
@@ -70,7 +71,8 @@ async def test_a_429_with_retry_after_is_retried_then_succeeds(
     slack.rate_limit(1, retry_after=1)
     started = time.monotonic()
     outcome = await deliver(fail_result(EVIDENCE), bot, store, now=1000.0)
-    assert outcome.posted and outcome.error is None
+    assert outcome.posted
+    assert outcome.error is None
     assert [r.status for r in slack.requests] == [429, 200]
     assert time.monotonic() - started >= 1.0, "the client waited out Retry-After"
 
@@ -82,7 +84,8 @@ async def test_a_storm_of_429s_gives_up_after_two_retries(
     outcome = await deliver(fail_result(EVIDENCE), bot, store, now=1000.0)
     assert (outcome.posted, outcome.kind) == (False, "failure")
     assert outcome.error is not None
-    assert "HTTP 429" in outcome.error and "rate limiting" in outcome.error
+    assert "HTTP 429" in outcome.error
+    assert "rate limiting" in outcome.error
     assert [r.status for r in slack.requests] == [429, 429, 429]
     assert store.saves == 0, "an undelivered message leaves the state for the next run"
 
@@ -93,7 +96,8 @@ async def test_a_500_is_an_error_not_an_exception(
     slack.fail(5)
     outcome = await deliver(fail_result(EVIDENCE), bot, store, now=1000.0)
     assert not outcome.posted
-    assert outcome.error is not None and "HTTP 500" in outcome.error
+    assert outcome.error is not None
+    assert "HTTP 500" in outcome.error
     assert "slack-status.com" in outcome.error
     assert [r.status for r in slack.requests] == [500, 500, 500]  # retried twice
 
@@ -112,7 +116,8 @@ async def test_a_webhook_500_is_an_error_too(slack: FakeSlack) -> None:
     settings = SlackSettings.model_validate({"webhook_url": slack.webhook_url()})
     outcome = await deliver(fail_result(EVIDENCE), settings, MemoryAlertStore(), now=1000.0)
     assert not outcome.posted
-    assert outcome.error is not None and "HTTP 500" in outcome.error
+    assert outcome.error is not None
+    assert "HTTP 500" in outcome.error
 
 
 async def test_slack_not_listening_is_an_error_not_an_exception(
@@ -139,7 +144,8 @@ async def test_a_bad_token_says_what_to_fix_without_showing_it(
     )
     outcome = await deliver(fail_result(EVIDENCE), settings, store, now=1000.0)
     assert outcome.error is not None
-    assert "'invalid_auth'" in outcome.error and "check the bot token" in outcome.error
+    assert "'invalid_auth'" in outcome.error
+    assert "check the bot token" in outcome.error
     assert "xoxp-not-a-bot-token" not in outcome.error
 
 

@@ -59,7 +59,8 @@ async def test_dedup_escalation_and_recovery_sequence(
     outcome, body = await step(T0, monitor(fail_result(EVIDENCE)))
     assert outcome.kind == "failure"
     assert "New incident. Failing: dashboard.alerts." in body
-    assert "<!subteam^S0RELEASE>" in body and "<@U0LEAD>" not in body
+    assert "<!subteam^S0RELEASE>" in body
+    assert "<@U0LEAD>" not in body
 
     outcome, _ = await step(T0 + 900, monitor(fail_result(EVIDENCE)))
     assert not outcome.posted, "same checks within the reminder interval: quiet"
@@ -84,16 +85,19 @@ async def test_dedup_escalation_and_recovery_sequence(
     outcome, body = await step(T0 + 3 * HOUR, pass_result())
     assert outcome.kind == "recovery"
     assert "passes again after 6 failed runs. Was failing: dashboard.feed." in body
-    assert "<!subteam" not in body and "<@" not in body
+    assert "<!subteam" not in body
+    assert "<@" not in body
 
     outcome, _ = await step(T0 + 3 * HOUR + 900, pass_result())
-    assert outcome.kind is None and not outcome.posted
+    assert outcome.kind is None
+    assert not outcome.posted
     # pass_result has a flaky check: the recovery counted as its note; an hour later,
     # a note of its own that pages nobody.
     outcome, body = await step(T0 + 4 * HOUR, pass_result())
     assert outcome.kind == "flaky"
     assert "auth.password_login" in body
-    assert "<!subteam" not in body and "<@" not in body
+    assert "<!subteam" not in body
+    assert "<@" not in body
 
     assert [r.status for r in slack.requests] == [200] * 6
 
@@ -114,7 +118,8 @@ async def test_a_recovery_that_could_not_be_posted_is_posted_by_the_next_run(
     await deliver(monitor(fail_result(EVIDENCE)), bot, store, now=T0)
     slack.fail(3)  # the first try and both retries
     first = await deliver(pass_result(), bot, store, now=T0 + 900)
-    assert (first.posted, first.kind) == (False, "recovery") and first.error
+    assert (first.posted, first.kind) == (False, "recovery")
+    assert first.error
     second = await deliver(pass_result(), bot, store, now=T0 + 1800)
     assert (second.posted, second.kind) == (True, "recovery")
     assert "after 1 failed run." in slack.requests[-1].raw.decode()

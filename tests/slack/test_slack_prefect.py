@@ -62,7 +62,8 @@ async def test_notify_keeps_the_alert_state_in_a_prefect_variable(
     again = await notify.fn(result_for(environment), environment)
     assert (again.posted, again.kind, again.error) == (False, None, None)
     stored = await Variable.aget(alert_variable_name(environment))
-    assert isinstance(stored, dict) and stored["consecutive_failures"] == 2
+    assert isinstance(stored, dict)
+    assert stored["consecutive_failures"] == 2
 
     recovered = await notify.fn(result_for(environment, passed=True), environment)
     assert (recovered.posted, recovered.kind) == (True, "recovery")
@@ -74,7 +75,8 @@ async def test_notify_never_raises_when_slack_is_down(slack: FakeSlack, environm
     slack.fail(5)  # connection refused is tested in test_slack_delivery (it costs retries)
     outcome = await notify.fn(result_for(environment), environment)
     assert not outcome.posted
-    assert outcome.error is not None and "HTTP 500" in outcome.error
+    assert outcome.error is not None
+    assert "HTTP 500" in outcome.error
     assert await Variable.aget(alert_variable_name(environment)) is None
 
 
@@ -116,7 +118,8 @@ async def test_a_missing_slack_target_block_is_reported_not_raised(slack: FakeSl
     finally:
         forget_local_environment(name)
     assert outcome.error is not None
-    assert "has no such block" in outcome.error and "'does-not-exist'" in outcome.error
+    assert "has no such block" in outcome.error
+    assert "'does-not-exist'" in outcome.error
 
 
 class Boom(BaseException):
@@ -137,7 +140,8 @@ async def test_on_crashed_hook_posts_the_crash(slack: FakeSlack, environment: st
     assert "treat the release as blocked" in body
     assert "<!subteam^S0ONCALL>" in body
     stored = await Variable.aget(alert_variable_name(environment))
-    assert isinstance(stored, dict) and stored["failing_checks"] == ["gate.crashed"]
+    assert isinstance(stored, dict)
+    assert stored["failing_checks"] == ["gate.crashed"]
 
 
 async def test_notify_runs_as_a_task_of_a_flow(slack: FakeSlack, environment: str) -> None:

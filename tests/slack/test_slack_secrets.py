@@ -90,7 +90,8 @@ async def test_no_secret_reaches_any_payload(slack: FakeSlack, secret_environmen
     failed = await notify.fn(leaky_result(env, Verdict.FAIL), env)
     recovered = await notify.fn(leaky_result(env, Verdict.PASS), env)
     assert (failed.kind, recovered.kind) == ("failure", "recovery")
-    assert failed.posted and recovered.posted
+    assert failed.posted
+    assert recovered.posted
 
     crashed_run = SimpleNamespace(id=uuid.uuid4(), parameters={"environment": env})
     crash_state = SimpleNamespace(message=f"crashed while holding {E2E_TOKEN} / {BOT_TOKEN}")

@@ -33,7 +33,8 @@ def test_form_and_json_bodies_are_parsed_and_recorded(slack: FakeSlack) -> None:
     as_json = post(
         slack, "/api/chat.postMessage", headers=auth, json={"channel": "#b", "text": "j"}
     )
-    assert form.json()["ok"] and form.json()["channel"] == "#a"
+    assert form.json()["ok"]
+    assert form.json()["channel"] == "#a"
     assert as_json.json()["ts"] != form.json()["ts"]
     assert [r.body.get("channel") for r in slack.messages()] == ["#a", "#b"]
     assert slack.requests[0].body["blocks"] == blocks
@@ -54,7 +55,8 @@ def test_refusals_look_like_slack(
 ) -> None:
     reply = post(slack, "/api/chat.postMessage", headers=headers, json=body)
     assert (reply.status_code, reply.json()) == (200, {"ok": False, "error": error})
-    assert slack.messages() == [] and len(slack.requests) == 1
+    assert slack.messages() == []
+    assert len(slack.requests) == 1
 
 
 def test_failure_modes_apply_to_the_next_requests_only(slack: FakeSlack) -> None:

@@ -158,7 +158,7 @@ class FakeSlack:
             return f"{1_700_000_000 + self._ts}.{self._ts:06d}"
 
 
-def _handler_for(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
+def _handler_for(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - one branch per Slack Web API method the fake answers
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,24 @@ SNAPSHOTS = Path(__file__).with_name("snapshots")
 # Regenerate snapshots with `SMOKE_UPDATE_SNAPSHOTS=1 uv run pytest tests/unit`, then review
 # the diff. Read at import time: the autouse fixture below clears every SMOKE_* variable.
 UPDATE_SNAPSHOTS = os.environ.get("SMOKE_UPDATE_SNAPSHOTS") == "1"
+UNIT = Path(__file__).resolve().parent
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail a unit-only run that imported Prefect: the suite must stay fast and Prefect-free."""
+    # Checked at the end, so an import inside a test body counts as well as a module import.
+    # Only for a run of unit tests alone: other suites import Prefect on purpose.
+    items = getattr(session, "items", [])
+    only_unit = bool(items) and all(Path(str(i.path)).is_relative_to(UNIT) for i in items)
+    if only_unit and "prefect" in sys.modules:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                "the unit suite imported Prefect: keep Prefect-free logic out of tasks/, "
+                "flows/ and blocks/, or move the test to tests/integration",
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

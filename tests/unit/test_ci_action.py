@@ -35,7 +35,7 @@ def load(name: str) -> dict[str, Any]:
     return data
 
 
-def action_problems(action: dict[str, Any]) -> list[str]:
+def action_problems(action: dict[str, Any]) -> list[str]:  # noqa: C901 - a flat list of independent schema checks
     """What keeps ``action`` from being a usable composite action, one line each."""
     keys = ("name", "description", "inputs", "outputs", "runs")
     problems = [f"missing {key!r}" for key in keys if key not in action]

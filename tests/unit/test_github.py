@@ -84,7 +84,8 @@ def test_each_exit_code_has_its_own_words_in_the_summary() -> None:
         assert text.startswith(f"## {icons[code]} Smoke {HEADLINES[code]}\n")
         assert f"exit code {code}" in text
         others = [HEADLINES[c] for c in HEADLINES if c != code]
-        assert HEADLINES[code] in text and not any(h in text for h in others)
+        assert HEADLINES[code] in text
+        assert not any(h in text for h in others)
     assert headline(130) == "ERROR: smoke exited 130 (the product was not judged)"
 
 
@@ -204,7 +205,8 @@ def test_no_secret_reaches_the_summary_annotations_or_outputs(tmp_path: Path) ->
     written = out.getvalue() + (tmp_path / "summary.md").read_text()
     written += (tmp_path / "output").read_text()
     assert "auth.me" in written  # the check is there, its secrets are not
-    assert "s3cr3t" not in written and "abc.def" not in written
+    assert "s3cr3t" not in written
+    assert "abc.def" not in written
 
 
 def test_publish_appends_to_the_files_the_runner_names(tmp_path: Path) -> None:
@@ -229,7 +231,8 @@ def test_publish_does_nothing_outside_github_actions(tmp_path: Path) -> None:
     out = io.StringIO()
     environ = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "false"}
     assert not publish(SAMPLES["fail"](), environ, report_dir=None, out=out)
-    assert out.getvalue() == "" and not summary.exists()
+    assert out.getvalue() == ""
+    assert not summary.exists()
 
 
 def test_run_url() -> None:
@@ -256,6 +259,7 @@ def test_a_command_that_ended_without_a_result_is_published_from_its_exit_code(
     assert output.read_text() == "verdict=ERROR\nexit-code=2\nreport-dir=\nflow-run-url=\n"
 
     crashed = result_without_run("staging", "", 3, "")
-    assert crashed.exit_code == 3 and crashed.version is None
+    assert crashed.exit_code == 3
+    assert crashed.version is None
     assert crashed.reasons == ["smoke exited 3 before it wrote a result"]
     assert last_message("") == ""

@@ -56,7 +56,8 @@ def test_the_whole_incident_sequence() -> None:
         ["dashboard.feed"],
         1,
     )
-    assert first.pages_people and not first.is_update
+    assert first.pages_people
+    assert not first.is_update
 
     # The same check again within the reminder interval: quiet, but counted.
     assert s.at(T0 + 900, run("dashboard.feed")) is None
@@ -65,7 +66,8 @@ def test_the_whole_incident_sequence() -> None:
     # The third consecutive failed run escalates (once).
     third = s.at(T0 + 1800, run("dashboard.feed"))
     assert kind(third) == "escalation"
-    assert third is not None and third.consecutive_failures == 3
+    assert third is not None
+    assert third.consecutive_failures == 3
     assert s.state.escalated
 
     # Escalated already; within an hour of the last message: quiet.
@@ -73,7 +75,8 @@ def test_the_whole_incident_sequence() -> None:
     # An hour after the last message (the escalation): a reminder.
     reminder = s.at(T0 + 1800 + HOUR, run("dashboard.feed"))
     assert kind(reminder) == "reminder"
-    assert reminder is not None and reminder.pages_people
+    assert reminder is not None
+    assert reminder.pages_people
 
     # A different set of failing checks: a new message, an update to the incident.
     update = s.at(T0 + 1800 + HOUR + 60, run("dashboard.feed", "billing.checkout_success"))
@@ -112,7 +115,8 @@ def test_a_changed_set_of_checks_names_what_changed() -> None:
     s = Sequence()
     s.at(T0, run("auth.me", "dashboard.feed"))
     update = s.at(T0 + 60, run("dashboard.feed", "dashboard.alerts"))
-    assert update is not None and update.is_update
+    assert update is not None
+    assert update.is_update
     assert update.newly_failing == ["dashboard.alerts"]
     assert update.no_longer_failing == ["auth.me"]
     assert s.state.failing_checks == ["dashboard.alerts", "dashboard.feed"]
@@ -124,7 +128,9 @@ def test_gate_mode_posts_every_failure_and_keeps_the_state() -> None:
     assert kind(s.at(T0, run("dashboard.feed", mode="gate"))) == "failure"
     repeat = s.at(T0 + 60, run("dashboard.feed", mode="gate"))
     assert kind(repeat) == "failure"
-    assert repeat is not None and repeat.consecutive_failures == 2 and not repeat.is_update
+    assert repeat is not None
+    assert repeat.consecutive_failures == 2
+    assert not repeat.is_update
     assert kind(s.at(T0 + 120, run("dashboard.feed", mode="gate"))) == "escalation"
     # A monitor run right after sees the incident as already announced.
     assert s.at(T0 + 180, run("dashboard.feed")) is None

@@ -102,16 +102,22 @@ def test_the_doc_section_is_replaced_and_the_rest_kept() -> None:
         judge(CATALOGUE[1], 0, _gate(Verdict.PASS, []), "", 22.0),
     ]
     section = render_section(outcomes, date="2026-12-02", total_s=90, control_s=21)
-    assert section.startswith(HEADING) and BEGIN in section and END in section
+    assert section.startswith(HEADING)
+    assert BEGIN in section
+    assert END in section
     assert f"`{CATALOGUE[0].journey}.x`" in section
     assert CATALOGUE[1].gap in section
     document = "# Reliability\n\nintro\n\n## Also proven\n\nkept\n"
     first = replace_section(document, section)
-    assert first.startswith(document.rstrip("\n")) and first.count(HEADING) == 1
+    assert first.startswith(document.rstrip("\n"))
+    assert first.count(HEADING) == 1
     newer = section.replace("2026-12-02", "2026-12-03")
     again = replace_section(first, newer)
-    assert again.count(HEADING) == 1 and again.count(BEGIN) == 1
-    assert "2026-12-03" in again and "2026-12-02" not in again
+    assert again.count(HEADING) == 1
+    assert again.count(BEGIN) == 1
+    assert "2026-12-03" in again
+    assert "2026-12-02" not in again
     assert "## Also proven\n\nkept" in again
     middle = replace_section(first + "\n## After\n\nstays\n", section)
-    assert middle.count(HEADING) == 1 and middle.endswith("## After\n\nstays\n")
+    assert middle.count(HEADING) == 1
+    assert middle.endswith("## After\n\nstays\n")

@@ -169,17 +169,20 @@ def test_junit_pass_marks_flaky_and_degraded_as_passing_with_output() -> None:
     assert flaky is not None
     assert flaky.find("failure") is None
     out = flaky.find("system-out")
-    assert out is not None and out.text is not None
+    assert out is not None
+    assert out.text is not None
     assert out.text.startswith("flaky: passed after 2 attempts\n")
     skipped = root.find(".//testcase[@name='ui']/skipped")
-    assert skipped is not None and skipped.get("message") == "read-only environment"
+    assert skipped is not None
+    assert skipped.get("message") == "read-only environment"
 
 
 def test_junit_error_and_a_run_that_never_started() -> None:
     root = ET.fromstring(render_junit(SAMPLES["error"]()))
     assert (root.get("errors"), root.get("failures")) == ("1", "0")
     error = root.find(".//testcase[@name='browser_login']/error")
-    assert error is not None and error.get("message") == "Chromium would not start: no display"
+    assert error is not None
+    assert error.get("message") == "Chromium would not start: no display"
 
     crashed = ET.fromstring(render_junit(SAMPLES["crashed"]()))
     assert (crashed.get("tests"), crashed.get("errors")) == ("1", "1")
@@ -506,7 +509,7 @@ def test_write_outputs_resolves_relative_paths_against_the_report_folder(tmp_pat
 
 
 def test_the_result_artifact_round_trips_with_secrets_masked_and_numbers_kept() -> None:
-    from tasks.report import parse_result_markdown, result_markdown
+    from smoke.report import parse_result_markdown, result_markdown
 
     result = pass_result()
     # A fraction that passes the Luhn check once looked like a card number to the scrubber.

@@ -155,7 +155,8 @@ def test_escalation_mentions_the_escalation_people_too() -> None:
 def test_recovery_and_flaky_notes_page_nobody() -> None:
     for name in ("recovery", "flaky"):
         text = all_text(SAMPLES[name]())
-        assert "<@" not in text and "<!" not in text, name
+        assert "<@" not in text, name
+        assert "<!" not in text, name
     flaky = all_text(SAMPLES["flaky"]())
     assert "*auth.password_login* (2 attempts): passed after 2 attempts (first: 503)" in flaky
 
@@ -191,7 +192,9 @@ def test_product_text_is_escaped_so_it_cannot_page_or_link() -> None:
     result = _one_check_result(check)
     payload = failure_message(result, note("failure", result))
     text = all_text(payload)
-    assert "<!channel>" not in text and "<@U0EVERYONE>" not in text and "<https://" not in text
+    assert "<!channel>" not in text
+    assert "<@U0EVERYONE>" not in text
+    assert "<https://" not in text
     assert "*Expected:* `a &lt;list&gt; &amp; 'items'`" in text
     assert "&lt;!channel&gt;" in payload["text"]
 
@@ -217,7 +220,8 @@ def test_long_values_are_truncated_and_many_checks_summarised() -> None:
     assert "y" * 300 not in text
     assert "y" * 299 + "…" in text
     assert "…and 3 more failed check(s): see the flow run." in text
-    assert "*dashboard.c09*" in text and "*dashboard.c10*" not in text
+    assert "*dashboard.c09*" in text
+    assert "*dashboard.c10*" not in text
     assert payload["text"].endswith("(+12 more)")
 
 

@@ -118,7 +118,8 @@ def test_a_contract_file_overrides_the_default(tmp_path: Path, suffix: str) -> N
     assert spec.billing.enabled is False
     # Untouched parts keep the default.
     assert spec.billing.webhook_path == "/webhooks/stripe"
-    assert spec.dashboard.ui is not None and spec.dashboard.ui.path == "/app"
+    assert spec.dashboard.ui is not None
+    assert spec.dashboard.ui.path == "/app"
 
 
 def test_inline_overrides_win_over_the_file(tmp_path: Path) -> None:

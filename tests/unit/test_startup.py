@@ -34,10 +34,11 @@ def test_a_wait_stops_at_once_when_waiting_is_pointless() -> None:
 def test_a_slow_start_is_waited_for_with_a_progress_line_in_a_log(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(startup, "LOG_FIRST_S", 0.5)
+    monkeypatch.setattr(startup, "LOG_FIRST_S", 0.1)
+    monkeypatch.setattr(startup, "POLL_S", 0.02)
     out = io.StringIO()
     startups = startup.StartUps(out)
-    slow = startups.start("Prefect's server", lambda: time.sleep(2.2) or "up")
+    slow = startups.start("Prefect's server", lambda: time.sleep(0.4) or "up")
     assert startups.result(slow) == "up"
     assert "  waiting for Prefect's server: " in out.getvalue()
 

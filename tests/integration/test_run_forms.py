@@ -34,7 +34,8 @@ def test_the_gate_form_is_plain_fields_with_working_defaults() -> None:
     from flows.gate import release_gate
 
     props = parameter_schema(release_gate.fn).model_dump_for_openapi()["properties"]
-    assert props["version"]["type"] == "string" and props["version"]["default"] == ""
+    assert props["version"]["type"] == "string"
+    assert props["version"]["default"] == ""
     assert "anyOf" not in props["version"]
     assert props["environment"]["default"] == "sandbox"
     assert (props["deadline_s"]["minimum"], props["deadline_s"]["maximum"]) == (5, 3600)

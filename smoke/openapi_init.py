@@ -109,15 +109,27 @@ Operation = tuple[str, str, dict[str, Any]]  # method, path, operation object
 
 
 def _operations(doc: dict[str, Any]) -> list[Operation]:
+    """Every operation, its path prefixed with the document's base path."""
     found = []
+    base = _base_path(doc)
     for path, item in doc["paths"].items():
         if not isinstance(item, dict):
             continue
         for method in ("get", "post", "put", "patch", "delete"):
             op = item.get(method)
             if isinstance(op, dict):
-                found.append((method.upper(), str(path), op))
+                found.append((method.upper(), base + str(path), op))
     return found
+
+
+def _base_path(doc: dict[str, Any]) -> str:
+    """Swagger 2's ``basePath``, or the path of OpenAPI 3's first server (``/v1``)."""
+    base = doc.get("basePath")
+    servers = doc.get("servers")
+    if base is None and isinstance(servers, list) and servers and isinstance(servers[0], dict):
+        url = str(servers[0].get("url", ""))
+        base = _path_of(url) if "://" in url or url.startswith("/") else ""
+    return str(base or "").rstrip("/")
 
 
 def _find(ops: list[Operation], method: str, pattern: re.Pattern[str]) -> Operation | None:
@@ -135,16 +147,20 @@ def _preflight(doc: dict[str, Any], ops: list[Operation], out: Inferred) -> dict
     else:
         schema = _response_schema(doc, health[2])
         part["health"] = {"path": health[1], "expect_status": [200], "schema": schema}
-    props = (part["health"]["schema"] or {}).get("properties", {})
-    if part["health"]["schema"] is None or "status" in props:
+    # status_field null would leave the schema alone to judge health: only when the
+    # document gives a schema with no status field, so a check is never vacuous.
+    schema = part["health"]["schema"]
+    if schema is not None and "status" not in schema.get("properties", {}):
+        part["status_field"] = None
+        out.todo("preflight", "confirm the health schema judges a healthy body (no status field)")
+    else:
         part["status_field"] = "status"
         out.todo(
             "preflight",
-            "confirm the health body's status_field and healthy_value (the value of a "
-            "healthy target), or set status_field: null and a schema a healthy body matches",
+            "confirm status_field and healthy_value (what a healthy target answers), or set "
+            "status_field: null and a schema a healthy body matches, e.g. "
+            "{type: object, additionalProperties: {const: true}} for per-backend booleans",
         )
-    else:
-        part["status_field"] = None
     version = _find(ops, "GET", VERSION_PATHS)
     if version is not None:
         part["version"] = {"path": version[1], "schema": _response_schema(doc, version[2])}
@@ -162,19 +178,23 @@ def _preflight(doc: dict[str, Any], ops: list[Operation], out: Inferred) -> dict
 
 def _security_scheme(doc: dict[str, Any], out: Inferred) -> tuple[str, dict[str, Any]] | None:
     """The login method: the first scheme this suite can sign in with."""
-    schemes = (doc.get("components") or {}).get("securitySchemes") or {}
+    schemes = (
+        (doc.get("components") or {}).get("securitySchemes") or doc.get("securityDefinitions") or {}
+    )
     for scheme in schemes.values():
         if not isinstance(scheme, dict):
             continue
         kind = scheme.get("type")
         password_flow = ((scheme.get("flows") or {}).get("password")) or {}
+        if kind == "oauth2" and scheme.get("flow") == "password":  # Swagger 2
+            password_flow = scheme
         if kind == "oauth2" and password_flow.get("tokenUrl"):
             out.settings.append("SMOKE_AUTH_METHOD=password (OAuth2 password grant)")
             return "password", password_flow
         if kind == "http" and str(scheme.get("scheme", "")).lower() == "bearer":
             out.settings.append("SMOKE_AUTH_METHOD=static_token and SMOKE_TEST_TOKEN (bearer)")
             return "static_token", scheme
-        if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
+        if kind == "basic" or (kind == "http" and str(scheme.get("scheme", "")).lower() == "basic"):
             out.settings.append("SMOKE_AUTH_METHOD=basic (HTTP Basic with email and password)")
             return "basic", scheme
         if kind == "apiKey" and scheme.get("in") == "header":
@@ -330,12 +350,17 @@ def _response_schema(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any] 
     responses = op.get("responses") or {}
     reply = responses.get("200") or responses.get(200) or {}
     content = (reply.get("content") or {}).get("application/json") or {}
-    schema = content.get("schema")
+    schema = content.get("schema", reply.get("schema"))  # Swagger 2 has no content
     if not isinstance(schema, dict):
         return None
     resolved = _to_json_schema(_inline(doc, schema, 0))
     meaningful = {k: v for k, v in resolved.items() if k not in ("title", "description")}
-    if not meaningful or meaningful == {"type": "object", "additionalProperties": True}:
+    # A body documented only as "some object" says nothing a check could hold it to.
+    if not meaningful or (
+        meaningful.get("type") == "object"
+        and set(meaningful) <= {"type", "additionalProperties"}
+        and meaningful.get("additionalProperties") in (None, True, {})
+    ):
         return None
     return resolved
 

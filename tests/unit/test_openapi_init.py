@@ -227,6 +227,13 @@ def test_swagger_2_base_path_and_basic_auth() -> None:
     assert any(s.startswith("SMOKE_AUTH_METHOD=basic") for s in inferred.settings)
 
 
+def test_swagger_2_password_flow_becomes_a_form_login() -> None:
+    scheme = {"type": "oauth2", "flow": "password", "tokenUrl": "https://api.example.com/token"}
+    doc = {"swagger": "2.0", "securityDefinitions": {"o": scheme}, "paths": {}}
+    login = infer_contract(doc).contract["auth"]["login"]["request"]
+    assert (login["path"], login["body_format"]) == ("/token", "form")
+
+
 def test_an_existing_out_file_is_kept_unless_force(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

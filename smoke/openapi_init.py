@@ -216,10 +216,17 @@ def _auth(doc: dict[str, Any], ops: list[Operation], out: Inferred) -> dict[str,
     part: dict[str, Any] = {}
     method = _security_scheme(doc, out)
     if method is not None and method[0] == "password":
+        token_url = str(method[1]["tokenUrl"])
+        if "://" in token_url:
+            out.todo(
+                "auth",
+                f"tokenUrl {token_url} is absolute: the login path assumes the API's origin "
+                "(another origin goes in allowed_origins)",
+            )
         part["login"] = {
             "request": {
                 "method": "POST",
-                "path": _path_of(str(method[1]["tokenUrl"])),
+                "path": _path_of(token_url),
                 "body_format": "form",
                 "body": {
                     "grant_type": "password",

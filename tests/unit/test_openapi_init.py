@@ -230,8 +230,12 @@ def test_swagger_2_base_path_and_basic_auth() -> None:
 def test_swagger_2_password_flow_becomes_a_form_login() -> None:
     scheme = {"type": "oauth2", "flow": "password", "tokenUrl": "https://api.example.com/token"}
     doc = {"swagger": "2.0", "securityDefinitions": {"o": scheme}, "paths": {}}
-    login = infer_contract(doc).contract["auth"]["login"]["request"]
+    inferred = infer_contract(doc)
+    login = inferred.contract["auth"]["login"]["request"]
     assert (login["path"], login["body_format"]) == ("/token", "form")
+    assert any(
+        "tokenUrl https://api.example.com/token is absolute" in t for t in inferred.todos["auth"]
+    )
 
 
 def test_an_existing_out_file_is_kept_unless_force(

@@ -93,8 +93,9 @@ def infer_contract(doc: dict[str, Any]) -> Inferred:
 
 def render_contract(inferred: Inferred, source: str) -> str:
     """The contract as YAML, each journey headed by its TODO comments."""
+    # A query string may carry a token: the file names the document without it.
     lines = [
-        f"# A starting contract inferred by `smoke init --openapi` from {source}.",
+        f"# A starting contract inferred by `smoke init --openapi` from {source.split('?')[0]}.",
         "# Review every value; check it with `smoke validate --contract <this file>`.",
     ]
     lines += [f"# Set {s}" for s in inferred.settings]

@@ -205,6 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--contract", metavar="FILE", help="a contract file (instead of SMOKE_CONTRACT_FILE)"
     )
 
+    init = sub.add_parser(
+        "init", help="write a starting contract from the target's OpenAPI document"
+    )
+    init.add_argument(
+        "--openapi", required=True, metavar="URL|FILE", help="the OpenAPI document (JSON or YAML)"
+    )
+    init.add_argument(
+        "--out",
+        type=Path,
+        default=Path("contract.yaml"),
+        metavar="FILE",
+        help="where to write it (default: contract.yaml)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
     server = sub.add_parser(
         "server", help="a local Prefect server that outlives one command (loopback only)"
     )
@@ -434,6 +449,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return validate(args.env, args.contract)
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """``smoke init --openapi``."""
+    from cli.init import cmd_init as init
+
+    return init(args.openapi, args.out, args.force)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """``smoke list``."""
     from cli.listing import cmd_list as list_checks
@@ -541,6 +563,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sandbox": cmd_sandbox,
     "faults": cmd_faults,
     "validate": cmd_validate,
+    "init": cmd_init,
     "list": cmd_list,
     "server": cmd_server,
     "seed": cmd_seed,

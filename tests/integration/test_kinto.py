@@ -201,3 +201,21 @@ def test_a_record_schema_change_fails_the_records_check(kinto: RunningKinto) -> 
 def test_kinto_is_a_separate_process(kinto: RunningKinto) -> None:
     assert kinto.process.pid != os.getpid()
     assert httpx.get(f"{kinto.url}/v1/__heartbeat__").status_code == 200
+
+
+def test_smoke_init_from_kintos_openapi_validates(
+    kinto: RunningKinto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli.main import main
+    from cli.validate import validate_locally
+
+    contract = tmp_path / "contract.yaml"
+    # Kinto serves Swagger 2.0 with basePath /v1 and no security definitions.
+    assert main(["init", "--openapi", f"{kinto.url}/v1/__api__", "--out", str(contract)]) == 0
+    text = contract.read_text()
+    assert "path: /v1/__heartbeat__" in text and "path: /v1/__version__" in text
+    assert "# TODO: no security scheme this suite can sign in with" in text
+    assert "# TODO: a signup route is POST /v1/accounts" in text
+    assert "path: /v1/buckets\n" in text  # a list endpoint: data is an array of objects
+    monkeypatch.setenv("SMOKE_BASE_URL", kinto.url)
+    assert validate_locally(ENVIRONMENT, str(contract)).suite is not None

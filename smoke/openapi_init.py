@@ -361,7 +361,7 @@ def _response_schema(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any] 
     schema = content.get("schema", reply.get("schema"))  # Swagger 2 has no content
     if not isinstance(schema, dict):
         return None
-    resolved = _to_json_schema(_inline(doc, schema, 0))
+    resolved: dict[str, Any] = _to_json_schema(_inline(doc, schema, 0))
     meaningful = {k: v for k, v in resolved.items() if k not in ("title", "description")}
     # A body documented only as "some object" says nothing a check could hold it to.
     if not meaningful or (

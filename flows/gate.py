@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.utilities.urls import url_for
@@ -112,6 +113,12 @@ async def release_gate(
     except MonitorSkipped as e:
         get_run_logger().info("%s", e)
         return Cancelled(message=str(e))
+    except (TerminationSignal, asyncio.CancelledError):
+        # A cancellation from the UI or API: the worker sends SIGTERM. The slot and the
+        # sandbox were released on the way out; record why the run ended, then let
+        # Prefect's engine end the run Cancelled.
+        await record_cancelled(result, started)
+        raise
     except SmokeError as e:
         result.error_kind = "config" if isinstance(e, ConfigError) else "system"
         result.reasons = [scrub(str(e))]
@@ -134,6 +141,19 @@ async def release_gate(
     )
     result.duration_s = time.perf_counter() - started
     return await finish(result, config)
+
+
+async def record_cancelled(result: GateResult, started: float) -> None:
+    """Record an ERROR result "cancelled by signal SIGTERM"; never raises."""
+    result.error_kind, result.signal = "cancelled", "SIGTERM"
+    result.reasons = ["cancelled by signal SIGTERM"]
+    result.flow_run_id = str(flow_run.get_id() or "") or None
+    result.duration_s = time.perf_counter() - started
+    try:
+        # Shielded: the loop is cancelling every task of the run while this is written.
+        await asyncio.shield(record_results(result))
+    except (Exception, asyncio.CancelledError) as e:  # the run ends Cancelled regardless
+        get_run_logger().error("Could not record the cancelled result: %s", scrub(str(e)))
 
 
 async def finish(result: GateResult, config: SmokeConfig | None = None) -> State[Any]:

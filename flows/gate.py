@@ -113,11 +113,17 @@ async def release_gate(
     except MonitorSkipped as e:
         get_run_logger().info("%s", e)
         return Cancelled(message=str(e))
-    except (TerminationSignal, asyncio.CancelledError):
+    except TerminationSignal:
         # A cancellation from the UI or API: the worker sends SIGTERM. The slot and the
         # sandbox were released on the way out; record why the run ended, then let
         # Prefect's engine end the run Cancelled.
         await record_cancelled(result, started)
+        raise
+    except asyncio.CancelledError:
+        # The same SIGTERM can surface as the loop cancelling the flow's task; the
+        # `smoke` command's own cancellation (it writes its own result) has no intent.
+        if cancelled_by_worker():
+            await record_cancelled(result, started)
         raise
     except SmokeError as e:
         result.error_kind = "config" if isinstance(e, ConfigError) else "system"
@@ -141,6 +147,13 @@ async def release_gate(
     )
     result.duration_s = time.perf_counter() - started
     return await finish(result, config)
+
+
+def cancelled_by_worker() -> bool:
+    """True when Prefect's worker or runner asked this run's process to cancel."""
+    from prefect._internal.control_listener import get_intent
+
+    return get_intent() == "cancel"
 
 
 async def record_cancelled(result: GateResult, started: float) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from prefect import State, flow, get_run_logger
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed
 from prefect.utilities.urls import url_for
@@ -113,6 +114,18 @@ async def release_gate(
     except MonitorSkipped as e:
         get_run_logger().info("%s", e)
         return Cancelled(message=str(e))
+    except TerminationSignal:
+        # A cancellation from the UI or API: the worker sends SIGTERM. The slot and the
+        # sandbox were released on the way out; record why the run ended, then let
+        # Prefect's engine end the run Cancelled.
+        await record_cancelled(result, started)
+        raise
+    except asyncio.CancelledError:
+        # The same SIGTERM can surface as the loop cancelling the flow's task; the
+        # `smoke` command's own cancellation (it writes its own result) has no intent.
+        if cancelled_by_worker():
+            await record_cancelled(result, started)
+        raise
     except SmokeError as e:
         result.error_kind = "config" if isinstance(e, ConfigError) else "system"
         result.reasons = [scrub(str(e))]
@@ -135,6 +148,26 @@ async def release_gate(
     )
     result.duration_s = time.perf_counter() - started
     return await finish(result, config)
+
+
+def cancelled_by_worker() -> bool:
+    """True when Prefect's worker or runner asked this run's process to cancel."""
+    from prefect._internal.control_listener import get_intent
+
+    return get_intent() == "cancel"
+
+
+async def record_cancelled(result: GateResult, started: float) -> None:
+    """Record an ERROR result "cancelled by signal SIGTERM"; never raises."""
+    result.error_kind, result.signal = "cancelled", "SIGTERM"
+    result.reasons = ["cancelled by signal SIGTERM"]
+    result.flow_run_id = str(flow_run.get_id() or "") or None
+    result.duration_s = time.perf_counter() - started
+    try:
+        # Shielded: the loop is cancelling every task of the run while this is written.
+        await asyncio.shield(record_results(result))
+    except (Exception, asyncio.CancelledError) as e:  # noqa: BLE001 - the run ends Cancelled regardless
+        get_run_logger().error("Could not record the cancelled result: %s", scrub(str(e)))
 
 
 async def finish(result: GateResult, config: SmokeConfig | None = None) -> State[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +66,55 @@ def launch_options(headless: bool = True) -> dict[str, Any]:
     # and only ever opens the configured target.
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")
-    options: dict[str, Any] = {"headless": headless, "args": args}
+    artifacts = browser_artifacts_dir()
+    options: dict[str, Any] = {
+        "headless": headless,
+        "args": args,
+        "artifacts_dir": artifacts,
+        "traces_dir": artifacts,
+        "downloads_path": artifacts,
+    }
     executable = find_chromium_executable()
     if executable:
         options["executable_path"] = executable
     return options
+
+
+# Playwright writes traces and downloads into the system temp dir by default and a
+# killed run never removes them; each launch gets a folder of its own under this one.
+ARTIFACTS_PARENT = "smoke-browser"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def browser_artifacts_dir() -> Path:
+    """A new folder for one launch's traces and downloads; removes those of dead runs.
+
+    Named ``<pid>-<random>`` under ``<tempdir>/smoke-browser`` so the next launch can
+    tell a killed run's folder (its process is gone) from a live run's.
+    """
+    parent = Path(tempfile.gettempdir()) / ARTIFACTS_PARENT
+    parent.mkdir(exist_ok=True)
+    for stale in parent.iterdir():
+        owner = stale.name.split("-", 1)[0]
+        if owner.isdigit() and not _pid_alive(int(owner)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
+
+
+def remove_artifacts_dir(options: dict[str, Any]) -> None:
+    """Remove the folder ``launch_options`` made for a launch; traces are copied out by then."""
+    folder = options.get("artifacts_dir")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def install() -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from smoke import origins
-from smoke.browser import launch_options
+from smoke.browser import launch_options, remove_artifacts_dir
 from smoke.errors import ConfigError
 from smoke.outcomes import CheckFailed
 from smoke.results import Evidence
@@ -66,6 +66,7 @@ class LazyBrowser:
         self._lock = asyncio.Lock()
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+        self._options: dict[str, Any] = {}
 
     async def get(self, start_timeout_s: float) -> Browser:
         """The browser, launching it the first time (a busy machine may take a while)."""
@@ -74,8 +75,9 @@ class LazyBrowser:
                 from playwright.async_api import async_playwright
 
                 self._playwright = await async_playwright().start()
+                self._options = launch_options()
                 self._browser = await self._playwright.chromium.launch(
-                    **launch_options(), timeout=start_timeout_s * 1000
+                    **self._options, timeout=start_timeout_s * 1000
                 )
             return self._browser
 
@@ -87,6 +89,7 @@ class LazyBrowser:
         if self._playwright is not None:
             await self._playwright.stop()
             self._playwright = None
+        remove_artifacts_dir(self._options)
 
 
 _current: ContextVar[LazyBrowser | None] = ContextVar("smoke_browser", default=None)

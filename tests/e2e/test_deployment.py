@@ -1,6 +1,6 @@
 """The product run like production: `smoke deploy`, a real process worker, the pipeline's
 `smoke gate --via-deployment` (healthy: 0, a fault: 1, the run's process killed: 3),
-the crash Automation, the event trigger, and `smoke history`.
+the crash Automation, the event trigger, `smoke history`, and a cancel from the UI.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 
 from tests.support.prefect_server import PREFECT, SMOKE, PrefectServer, run_smoke
@@ -418,3 +419,129 @@ def test_the_prefect_ui_shows_every_field_and_a_failed_check_as_failed(
             assert state_of(f"/runs/task-run/{tasks['dashboard.alerts']}", "alerts") == "Completed"
         finally:
             browser.close()
+
+
+def _descendants(roots: list[int]) -> set[int]:
+    """Every live process below ``roots`` (Chromium, the sandbox, localstripe)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, IndexError, ValueError):
+                continue
+    found = set(roots)
+    grew = True
+    while grew:
+        below = {pid for pid, ppid in parents.items() if ppid in found} - found
+        found |= below
+        grew = bool(below)
+    return found
+
+
+def _processes_of(run_id: UUID) -> list[int]:
+    """The flow run's own process and those it started (they inherit its run id)."""
+    marker = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "environ").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_cancel_from_the_ui_stops_the_worker_run_cleanly(
+    deployed: dict[str, str], prefect_server: PrefectServer
+) -> None:
+    # The UI's Cancel: the run is forced to CANCELLING; the worker sees it and SIGTERMs
+    # the run's process. The gate must end Cancelled, free the slot, leave no process
+    # and record a result that says it was cancelled.
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelling
+
+    async def start() -> UUID:
+        async with PrefectClient(prefect_server.api_url) as client:
+            deployment = await client.read_deployment_by_name("release-gate/release-gate")
+            run = await client.create_flow_run_from_deployment(
+                deployment.id, parameters={"environment": "sandbox"}
+            )
+            return run.id
+
+    async def running_journeys(run_id: UUID) -> int:
+        async with PrefectClient(prefect_server.api_url) as client:
+            children = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])),
+                )
+            )
+        return len([c for c in children if not c.name.startswith("preflight")])
+
+    run_id = asyncio.run(start())
+    deadline = time.monotonic() + 180  # the worker polls, then the run imports Prefect
+    while asyncio.run(running_journeys(run_id)) == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert asyncio.run(running_journeys(run_id)) > 0, "no journey of the run started"
+    kids = _descendants(_processes_of(run_id))
+    assert len(kids) > 1, "the run started no sandbox or browser"
+
+    async def cancel() -> None:
+        async with PrefectClient(prefect_server.api_url) as client:
+            await client.set_flow_run_state(run_id, Cancelling(), force=True)
+
+    asyncio.run(cancel())
+    cancelled_at = time.monotonic()
+
+    async def read(run_id: UUID) -> Any:
+        async with PrefectClient(prefect_server.api_url) as client:
+            return await client.read_flow_run(run_id)
+
+    run = asyncio.run(read(run_id))
+    while not (run.state and run.state.is_final()) and time.monotonic() < cancelled_at + 60:
+        time.sleep(0.5)
+        run = asyncio.run(read(run_id))
+    assert run.state is not None
+    assert run.state.is_cancelled(), run.state
+    assert asyncio.run(running_journeys(run_id)) == 0, "a journey run was left Running"
+
+    while any(_alive(pid) for pid in kids) and time.monotonic() < cancelled_at + 60:
+        time.sleep(0.2)
+    assert not [pid for pid in kids if _alive(pid)], "processes of the run left behind"
+
+    slots = httpx.get(f"{prefect_server.api_url}/v2/concurrency_limits/smoke-env-sandbox")
+    assert slots.status_code == 200, slots.text
+    assert slots.json()["active_slots"] == 0, slots.text
+
+    async def result_artifact() -> str:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        async with PrefectClient(prefect_server.api_url) as client:
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+            )
+        return next((str(a.data) for a in artifacts if a.key == "smoke-result-sandbox"), "")
+
+    artifact = asyncio.run(result_artifact())
+    assert artifact, "the cancelled run recorded no smoke-result-sandbox artifact"
+    result = json.loads(artifact.strip("`\njson"))
+    assert (result["verdict"], result["error_kind"]) == ("ERROR", "cancelled"), result
+    assert result["reasons"] == ["cancelled by signal SIGTERM"]

@@ -28,12 +28,14 @@ SHOT_SIZE = (120, 80)
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
-    from smoke.browser import launch_options
+    from smoke.browser import launch_options, remove_artifacts_dir
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(**launch_options())
+        options = launch_options()
+        chromium = playwright.chromium.launch(**options)
         yield chromium
         chromium.close()
+    remove_artifacts_dir(options)
 
 
 class Offline:

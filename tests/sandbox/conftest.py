@@ -93,12 +93,14 @@ def browser() -> Iterator[Browser]:
     """One headless Chromium for the session (system Chromium or Playwright's own)."""
     from playwright.sync_api import sync_playwright
 
-    from smoke.browser import launch_options
+    from smoke.browser import launch_options, remove_artifacts_dir
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(**launch_options())
+        options = launch_options()
+        chromium = playwright.chromium.launch(**options)
         yield chromium
         chromium.close()
+    remove_artifacts_dir(options)
 
 
 @pytest.fixture

@@ -464,6 +464,11 @@ def _problem_section(c: CheckResult, evidence_base: Path | None) -> list[str]:
     ]
     if links:
         out.append(f"- evidence: {', '.join(links)}")
+    stored = [
+        f"[{_link_text(ev)}]({_link_target(ev.stored_url)})" for ev in c.evidence if ev.stored_url
+    ]
+    if stored:
+        out.append(f"- stored: {', '.join(stored)}")
     for ev in c.evidence:
         if ev.path and ev.kind == "trace":
             out.append(f"- view the trace: {trace_hint_for(ev.path, evidence_base)}")

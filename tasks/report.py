@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from prefect import task
@@ -11,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from smoke.report import render_markdown, table_rows
 from smoke.results import GateResult
-from smoke.scrub import scrubber
+from tasks.evidence import evidence_storage, store_evidence, store_result
 
 
 def artifact_key(kind: str, environment: str) -> str:
@@ -27,9 +26,17 @@ def artifact_key(kind: str, environment: str) -> str:
     retries=2,
     retry_delay_seconds=[1, 2],
 )
-async def record_results(result: GateResult) -> None:
-    """Markdown report, check table and the JSON result as artifacts of the gate's run."""
+async def record_results(result: GateResult) -> GateResult:
+    """Evidence and the JSON result into storage, then the report and check table as artifacts.
+
+    Returns the result with each stored file's key and URL, which the report then shows.
+    """
     verdict = result.verdict.value
+    # The machine-readable result, read back as JSON by `smoke gate --via-deployment`
+    # through the same storage block, beside the evidence it links to.
+    storage = await evidence_storage()
+    await store_evidence(result, storage)
+    await store_result(result, storage)
     await acreate_markdown_artifact(
         markdown=render_markdown(result),
         key=artifact_key("report", result.environment),
@@ -40,25 +47,4 @@ async def record_results(result: GateResult) -> None:
         key=artifact_key("checks", result.environment),
         description=f"Every check of the gate run: {verdict}",
     )
-    # The machine-readable result, so `smoke gate --via-deployment` can write the same
-    # JSON, JUnit and report files as an in-process run.
-    await acreate_markdown_artifact(
-        markdown=result_markdown(result),
-        key=artifact_key("result", result.environment),
-        description=f"Gate result JSON: {verdict}",
-    )
-
-
-def result_markdown(result: GateResult) -> str:
-    """The result as a JSON block; strings are scrubbed, numbers and structure kept."""
-    payload = json.dumps(scrubber.value(result.model_dump(mode="json")))
-    return f"```json\n{payload}\n```"
-
-
-def parse_result_markdown(text: str) -> GateResult | None:
-    """The GateResult in a result artifact's markdown; None when it is not one."""
-    body = text.strip().removeprefix("```json").removesuffix("```").strip()
-    try:
-        return GateResult.model_validate(json.loads(body))
-    except ValueError:
-        return None
+    return result

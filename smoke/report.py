@@ -274,6 +274,8 @@ def render_summary(result: GateResult, *, width: int = 100) -> str:
         for ev in first.evidence:
             if ev.path:
                 lines.append(f"  evidence: {ev.path}")
+            if ev.stored_url:
+                lines.append(f"  stored: {ev.stored_url}")
         for ev in first.evidence:
             if ev.path and ev.kind == "trace":
                 lines.append(f"  view the trace: {trace_hint(ev.path, markup=False)}")
@@ -521,6 +523,7 @@ def _junit_details(c: CheckResult) -> str:
         lines.append(f"message: {c.message}")
     lines.append(f"attempts: {c.attempts}")
     lines += [f"evidence ({ev.kind}): {evidence_label(ev)}: {ev.link()}" for ev in c.evidence]
+    lines += [f"stored ({ev.kind}): {ev.stored_url}" for ev in c.evidence if ev.stored_url]
     return "\n".join(lines) + "\n"
 
 

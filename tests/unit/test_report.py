@@ -548,5 +548,7 @@ def test_the_report_links_the_stored_copy_of_each_evidence_file() -> None:
             stored_url="s3://bucket/smoke/run-1/dashboard.ui.png",
         )
     ]
-    markdown = render_markdown(_leaky_result(evidence))
-    assert "(s3://bucket/smoke/run-1/dashboard.ui.png)" in markdown
+    result = _leaky_result(evidence)
+    assert "(s3://bucket/smoke/run-1/dashboard.ui.png)" in render_markdown(result)
+    assert "stored (screenshot): s3://bucket/smoke/run-1/dashboard.ui.png" in render_junit(result)
+    assert "stored: s3://bucket/smoke/run-1/dashboard.ui.png" in render_summary(result)

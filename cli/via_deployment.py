@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from cli.prefect_target import PrefectTarget
@@ -67,6 +68,9 @@ def run_gate_via_deployment(
         if skip:
             parameters["skip"] = skip
         outcome = asyncio.run(trigger_and_follow(parameters, deadline_s, say))
+        if isinstance(outcome, GateResult):
+            # A pipeline uploads the report folder: it must hold the files, not the worker.
+            outcome = asyncio.run(_fetch_evidence(outcome, outputs.report_dir))
     result = (
         outcome
         if isinstance(outcome, GateResult)
@@ -75,6 +79,20 @@ def run_gate_via_deployment(
     if not result.duration_s:
         result.duration_s = time.perf_counter() - started
     return report(result, outputs, prefect)
+
+
+async def _fetch_evidence(result: GateResult, report_dir: Path) -> GateResult:
+    """The run's stored evidence, copied into the report folder through the storage block."""
+    from tasks.evidence import evidence_storage, fetch_evidence
+
+    try:
+        fetched = await fetch_evidence(result, await evidence_storage(), report_dir / "evidence")
+    except Exception as e:  # noqa: BLE001 - the verdict and the report still stand without the files
+        say(f"could not fetch the run's evidence: {type(e).__name__}: {e}")
+    else:
+        if fetched:
+            say(f"fetched {len(fetched)} evidence file(s) into {report_dir / 'evidence'}")
+    return result
 
 
 def _drop_sandbox_block() -> None:

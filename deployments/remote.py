@@ -2,8 +2,8 @@
 
 The run happens on a worker; this streams its progress from the run's logs (paged with
 an offset, so a run of any length shows every line), waits up to the deadline (plus a
-grace period for the worker to pick it up), then reads the result the gate recorded as
-an artifact.
+grace period for the worker to pick it up), then reads the JSON result the gate stored
+through the evidence storage block (``tasks/evidence.py``).
 """
 
 from __future__ import annotations
@@ -16,23 +16,17 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient, get_client
-from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
-    ArtifactFilterKey,
-    LogFilter,
-    LogFilterFlowRunId,
-)
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import LogSort
 from prefect.deployments import run_deployment
 from prefect.utilities.urls import url_for
 
 from smoke.errors import ConfigError
-from smoke.report import parse_result_markdown
+from smoke.evidence_store import result_key
 from smoke.results import GateResult
 from smoke.status import run_tags
-from tasks.report import artifact_key
+from tasks.evidence import evidence_storage, read_result
 
 DEPLOYMENT = "release-gate/release-gate"
 # Beyond the gate's deadline: the worker's poll interval, process start, recording.
@@ -84,13 +78,15 @@ async def trigger_and_follow(
                 f"the gate run did not finish within {deadline_s:g} s (+{PICKUP_GRACE_S:g} s for the "
                 "worker to pick it up); it was cancelled. Is a worker running for the `smoke` pool?"
             )
-        result = await recorded_result(client, flow_run.id, str(parameters["environment"]))
+    result = await read_result(await evidence_storage(), str(flow_run.id))
     if final.type in (StateType.COMPLETED, StateType.FAILED) and result is not None:
         return result
     missing = ""
     if final.type in (StateType.COMPLETED, StateType.FAILED):
-        key = artifact_key("result", str(parameters["environment"]))
-        missing = f"; its result artifact {key} is missing or unreadable (see the run's logs)"
+        missing = (
+            f"; its stored result {result_key(str(flow_run.id))} is missing or unreadable "
+            "(see the run's logs)"
+        )
     return RuntimeError(
         f"the gate run ended {final.name}: {final.message or 'no result was recorded'}{missing}"
     )
@@ -191,23 +187,6 @@ class LogPages:
                 say(f"  {message}")
             elif _VERDICT.match(message):
                 self.verdict_seen = True
-
-
-async def recorded_result(
-    client: PrefectClient, flow_run_id: UUID, environment: str
-) -> GateResult | None:
-    """The GateResult the gate run stored as its JSON artifact."""
-    artifacts = await client.read_artifacts(
-        artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
-            key=ArtifactFilterKey(any_=[artifact_key("result", environment)]),
-        )
-    )
-    for artifact in artifacts:
-        result = parse_result_markdown(str(artifact.data or ""))
-        if result is not None:
-            return result
-    return None
 
 
 __all__ = ["DEPLOYMENT", "trigger_and_follow"]

@@ -174,7 +174,7 @@ async def finish(result: GateResult, config: SmokeConfig | None = None) -> State
     """Record the result (always), notify, roll back a failed release; end Completed on PASS."""
     logger = get_run_logger()
     try:
-        await record_results(result)
+        result = await record_results(result)
     except Exception as e:  # a lost artifact must not turn into a lost verdict  # noqa: BLE001
         logger.error("Could not record the result artifacts: %s", scrub(str(e)))
     try:

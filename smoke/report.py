@@ -280,7 +280,9 @@ def _summary_problem_lines(r: GateResult) -> list[str]:
         return [r.reasons[0]] if r.verdict is not Verdict.PASS and r.reasons else []
     first = problems[0]
     lines = [f"{first.key} {status_word(first.status)}: {_detail(first)}"]
-    lines += [f"  evidence: {ev.path}" for ev in first.evidence if ev.path]
+    for ev in first.evidence:
+        lines += [f"  evidence: {ev.path}"] if ev.path else []
+        lines += [f"  stored: {ev.stored_url}"] if ev.stored_url else []
     lines += [
         f"  view the trace: {trace_hint(ev.path, markup=False)}"
         for ev in first.evidence
@@ -469,6 +471,11 @@ def _problem_section(c: CheckResult, evidence_base: Path | None) -> list[str]:
     ]
     if links:
         out.append(f"- evidence: {', '.join(links)}")
+    stored = [
+        f"[{_link_text(ev)}]({_link_target(ev.stored_url)})" for ev in c.evidence if ev.stored_url
+    ]
+    if stored:
+        out.append(f"- stored: {', '.join(stored)}")
     for ev in c.evidence:
         if ev.path and ev.kind == "trace":
             out.append(f"- view the trace: {trace_hint_for(ev.path, evidence_base)}")
@@ -521,6 +528,7 @@ def _junit_details(c: CheckResult) -> str:
         lines.append(f"message: {c.message}")
     lines.append(f"attempts: {c.attempts}")
     lines += [f"evidence ({ev.kind}): {evidence_label(ev)}: {ev.link()}" for ev in c.evidence]
+    lines += [f"stored ({ev.kind}): {ev.stored_url}" for ev in c.evidence if ev.stored_url]
     return "\n".join(lines) + "\n"
 
 
@@ -615,18 +623,3 @@ def _blocking_first(checks: list[CheckResult]) -> list[CheckResult]:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
-
-
-def result_markdown(result: GateResult) -> str:
-    """The result as a JSON block; strings are scrubbed, numbers and structure kept."""
-    payload = json.dumps(scrubber.value(result.model_dump(mode="json")))
-    return f"```json\n{payload}\n```"
-
-
-def parse_result_markdown(text: str) -> GateResult | None:
-    """The GateResult in a result artifact's markdown; None when it is not one."""
-    body = text.strip().removeprefix("```json").removesuffix("```").strip()
-    try:
-        return GateResult.model_validate(json.loads(body))
-    except ValueError:
-        return None

@@ -54,6 +54,10 @@ class Evidence(BaseModel):
     label: str
     path: str | None = None  # file path, relative to the report folder when copied there
     excerpt: str | None = None  # short, scrubbed text
+    # Where the run's evidence storage keeps the file: its key in the storage block, and
+    # the URL or path that key resolves to (a `file://` path for a local block).
+    stored_key: str | None = None
+    stored_url: str | None = None
 
     def link(self) -> str:
         """Where a reader finds it: the path, or the excerpt inline."""

@@ -224,10 +224,12 @@ def _check_text(c: CheckResult) -> str:
 
 def _evidence(ev: Evidence) -> str:
     label = _esc(_one_line(ev.label or ev.kind))
-    if ev.path and ev.path.startswith(("http://", "https://")):
-        return f"<{_url(ev.path)}|{label.replace('|', '/')}>"
-    if ev.path:
-        return f"{label}: {_code(ev.path)}"
+    # The stored copy resolves for a reader of the message; the worker's path may not.
+    where = ev.stored_url or ev.path
+    if where and where.startswith(("http://", "https://")):
+        return f"<{_url(where)}|{label.replace('|', '/')}>"
+    if where:
+        return f"{label}: {_code(where)}"
     return f"{label}: {_code(ev.excerpt or '')}"
 
 

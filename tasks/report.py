@@ -8,8 +8,9 @@ from prefect import task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from smoke.report import render_markdown, result_markdown, table_rows
+from smoke.report import render_markdown, table_rows
 from smoke.results import GateResult
+from tasks.evidence import evidence_storage, store_evidence, store_result
 
 
 def artifact_key(kind: str, environment: str) -> str:
@@ -25,9 +26,17 @@ def artifact_key(kind: str, environment: str) -> str:
     retries=2,
     retry_delay_seconds=[1, 2],
 )
-async def record_results(result: GateResult) -> None:
-    """Markdown report, check table and the JSON result as artifacts of the gate's run."""
+async def record_results(result: GateResult) -> GateResult:
+    """Evidence and the JSON result into storage, then the report and check table as artifacts.
+
+    Returns the result with each stored file's key and URL, which the report then shows.
+    """
     verdict = result.verdict.value
+    # The machine-readable result, read back as JSON by `smoke gate --via-deployment`
+    # through the same storage block, beside the evidence it links to.
+    storage = await evidence_storage()
+    await store_evidence(result, storage)
+    await store_result(result, storage)
     await acreate_markdown_artifact(
         markdown=render_markdown(result),
         key=artifact_key("report", result.environment),
@@ -38,10 +47,4 @@ async def record_results(result: GateResult) -> None:
         key=artifact_key("checks", result.environment),
         description=f"Every check of the gate run: {verdict}",
     )
-    # The machine-readable result, so `smoke gate --via-deployment` can write the same
-    # JSON, JUnit and report files as an in-process run.
-    await acreate_markdown_artifact(
-        markdown=result_markdown(result),
-        key=artifact_key("result", result.environment),
-        description=f"Gate result JSON: {verdict}",
-    )
+    return result

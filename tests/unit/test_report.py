@@ -508,8 +508,8 @@ def test_write_outputs_resolves_relative_paths_against_the_report_folder(tmp_pat
     assert "[feed](evidence/feed.json)" in (report_dir / "report.md").read_text()
 
 
-def test_the_result_artifact_round_trips_with_secrets_masked_and_numbers_kept() -> None:
-    from smoke.report import parse_result_markdown, result_markdown
+def test_the_stored_result_round_trips_with_secrets_masked_and_numbers_kept() -> None:
+    from smoke.evidence_store import parse_result_json, result_json
 
     result = pass_result()
     # A fraction that passes the Luhn check once looked like a card number to the scrubber.
@@ -517,12 +517,41 @@ def test_the_result_artifact_round_trips_with_secrets_masked_and_numbers_kept() 
     result.journeys[0].checks[0].actual = "sent token hunter2-secret-value"
     scrubber.register("hunter2-secret-value")
     try:
-        text = result_markdown(result)
+        text = result_json(result)
     finally:
         scrubber.clear()
-    parsed = parse_result_markdown(text)
+    parsed = parse_result_json(text)
     assert parsed is not None
     assert parsed.duration_s == result.duration_s
     assert parsed.journeys[0].checks[0].actual == "sent token ***"
     assert "hunter2" not in text
-    assert parse_result_markdown("```json\n{not json}\n```") is None
+    assert parse_result_json("{not json}") is None
+
+
+def test_evidence_keys_and_urls_resolve_under_the_storage_basepath() -> None:
+    from smoke.evidence_store import evidence_key, result_key, storage_url
+
+    key = evidence_key("run-1", "/worker/smoke-report/evidence/dashboard.ui.png")
+    assert key == "run-1/dashboard.ui.png"
+    assert result_key("run-1") == "run-1/result.json"
+    assert (
+        storage_url("/srv/prefect/evidence/", key)
+        == "file:///srv/prefect/evidence/run-1/dashboard.ui.png"
+    )
+    assert storage_url("s3://bucket/smoke", key) == "s3://bucket/smoke/run-1/dashboard.ui.png"
+
+
+def test_the_report_links_the_stored_copy_of_each_evidence_file() -> None:
+    evidence = [
+        Evidence(
+            kind="screenshot",
+            label="dashboard.ui screenshot",
+            path="evidence/dashboard.ui.png",
+            stored_key="run-1/dashboard.ui.png",
+            stored_url="s3://bucket/smoke/run-1/dashboard.ui.png",
+        )
+    ]
+    result = _leaky_result(evidence)
+    assert "(s3://bucket/smoke/run-1/dashboard.ui.png)" in render_markdown(result)
+    assert "stored (screenshot): s3://bucket/smoke/run-1/dashboard.ui.png" in render_junit(result)
+    assert "stored: s3://bucket/smoke/run-1/dashboard.ui.png" in render_summary(result)

@@ -242,6 +242,28 @@ def test_evidence_urls_become_links() -> None:
     assert 'body: `{\\"error\\": \\"boom\\"}`' in text
 
 
+def test_evidence_points_at_its_stored_copy_not_the_workers_disk() -> None:
+    check = CheckResult(
+        journey="dashboard",
+        check="ui",
+        status=Status.FAILED,
+        message="the page threw",
+        evidence=[
+            Evidence(
+                kind="screenshot",
+                label="shot",
+                path="/worker/smoke-report/evidence/dashboard.ui.png",
+                stored_key="run-1/dashboard.ui.png",
+                stored_url="https://files.example.com/run-1/dashboard.ui.png",
+            )
+        ],
+    )
+    result = _one_check_result(check)
+    text = all_text(failure_message(result, note("failure", result)))
+    assert "<https://files.example.com/run-1/dashboard.ui.png|shot>" in text
+    assert "/worker/smoke-report" not in text
+
+
 def test_every_string_is_scrubbed() -> None:
     marker = "SMOKE-CANARY-7f3a9c"
     token = "xoxb-1111-2222-canarytoken"

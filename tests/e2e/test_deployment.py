@@ -405,7 +405,12 @@ def test_the_prefect_ui_shows_every_field_and_a_failed_check_as_failed(
         cwd=tmp_path,
     )
     assert proc.returncode == 1, proc.stdout[-4000:] + proc.stderr[-2000:]
-    gate_run = json.loads(result_json.read_text())["flow_run_id"]
+    result = json.loads(result_json.read_text())
+    gate_run = result["flow_run_id"]
+    dashboard_result = next(j for j in result["journeys"] if j["name"] == "dashboard")
+    feed = next(c for c in dashboard_result["checks"] if c["name"] == "feed")
+    stored = [ev["stored_url"] for ev in feed["evidence"] if ev.get("stored_url")]
+    assert stored, feed
 
     async def read() -> tuple[Any, dict[str, str], dict[str, str]]:
         from prefect.client.orchestration import PrefectClient
@@ -458,6 +463,14 @@ def test_the_prefect_ui_shows_every_field_and_a_failed_check_as_failed(
             for check in ("dashboard.feed", "dashboard.ui"):
                 assert state_of(f"/runs/task-run/{tasks[check]}", check) == "Failed", check
             assert state_of(f"/runs/task-run/{tasks['dashboard.alerts']}", "alerts") == "Completed"
+            # The run's Artifacts tab links the failed check's evidence, and the link opens.
+            page.goto(f"{ui}/runs/flow-run/{gate_run}")
+            page.get_by_text("Artifacts", exact=True).first.click()
+            page.get_by_text("Evidence of dashboard.feed (response)").first.click()
+            page.locator(f'a[href="{stored[0]}"]').first.wait_for()
+            page.screenshot(path=str(tmp_path / "evidence-artifact.png"))
+            page.goto(stored[0])
+            assert "internal error while loading the feed" in page.inner_text("body")
         finally:
             browser.close()
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.support.prefect_server import PREFECT, SMOKE, PrefectServer, run_smoke
+from tests.support.processes import alive, descendants, flow_run_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -135,26 +136,26 @@ def test_a_monitor_run_of_the_deployment_tags_itself(deployed: dict[str, str]) -
     asyncio.run(delete())
 
 
+def gate_fails_via_deployment(
+    smoke_cli: Any, env: dict[str, str], cwd: Path, fault: str, report_dir: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`smoke gate --via-deployment` of the dashboard journey under ``fault``: exit 1."""
+    proc: subprocess.CompletedProcess[str] = smoke_cli(
+        [
+            *("gate", "--env", "sandbox", "--via-deployment", "--fault", fault),
+            *("--journeys", "dashboard", "--report-dir", str(report_dir), *extra),
+        ],
+        env=env,
+        cwd=cwd,
+    )
+    assert proc.returncode == 1, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc
+
+
 def test_gate_via_deployment_fails_on_a_fault(
     deployed: dict[str, str], smoke_cli: Any, tmp_path: Path
 ) -> None:
-    proc = smoke_cli(
-        [
-            "gate",
-            "--env",
-            "sandbox",
-            "--via-deployment",
-            "--fault",
-            "dashboard.feed_500",
-            "--journeys",
-            "dashboard",
-            "--report-dir",
-            str(tmp_path),
-        ],
-        env=deployed,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 1, proc.stdout[-4000:] + proc.stderr[-2000:]
+    proc = gate_fails_via_deployment(smoke_cli, deployed, tmp_path, "dashboard.feed_500", tmp_path)
     assert "dashboard.feed FAILED: expected status 200, got status 500" in proc.stdout
 
 
@@ -162,23 +163,7 @@ def test_gate_via_deployment_fetches_the_evidence_of_a_failed_browser_check(
     deployed: dict[str, str], smoke_cli: Any, tmp_path: Path
 ) -> None:
     report = tmp_path / "report"
-    proc = smoke_cli(
-        [
-            "gate",
-            "--env",
-            "sandbox",
-            "--via-deployment",
-            "--fault",
-            "dashboard.ui_js_error",
-            "--journeys",
-            "dashboard",
-            "--report-dir",
-            str(report),
-        ],
-        env=deployed,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 1, proc.stdout[-4000:] + proc.stderr[-2000:]
+    proc = gate_fails_via_deployment(smoke_cli, deployed, tmp_path, "dashboard.ui_js_error", report)
     # Read through the storage block, not found on this machine's disk by chance.
     assert f"into {report / 'evidence'}" in proc.stdout, proc.stdout[-4000:]
     data = json.loads((report / "result.json").read_text())
@@ -199,25 +184,10 @@ def test_gate_via_deployment_fetches_the_evidence_of_a_failed_browser_check(
     assert kept["screenshot"]["stored_url"] in (report / "report.md").read_text()
 
 
-def _flow_run_processes() -> list[int]:
-    """Processes a worker started for a flow run (they carry PREFECT__FLOW_RUN_ID)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"PREFECT__FLOW_RUN_ID=" in environ:
-            pids.append(int(entry.name))
-    return pids
-
-
 def test_killed_flow_run_process_exits_3_and_the_automation_notices(
     deployed: dict[str, str], prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
-    before = set(_flow_run_processes())
+    before = set(flow_run_processes())
     gate = subprocess.Popen(
         [SMOKE, "gate", "--env", "sandbox", "--via-deployment", "--report-dir", str(tmp_path)],
         env=deployed,
@@ -229,7 +199,7 @@ def test_killed_flow_run_process_exits_3_and_the_automation_notices(
     killed: list[int] = []
     deadline = time.monotonic() + 90
     while not killed and time.monotonic() < deadline and gate.poll() is None:
-        fresh = [p for p in _flow_run_processes() if p not in before]
+        fresh = [p for p in flow_run_processes() if p not in before]
         if fresh:
             time.sleep(4)  # mid-run: Prefect loaded, journeys under way
             for pid in fresh:
@@ -396,15 +366,9 @@ def test_the_prefect_ui_shows_every_field_and_a_failed_check_as_failed(
     from smoke.browser import launch_options
 
     result_json = tmp_path / "result.json"
-    proc = smoke_cli(
-        [
-            *("gate", "--env", "sandbox", "--via-deployment", "--fault", "dashboard.feed_500"),
-            *("--journeys", "dashboard", "--report-dir", str(tmp_path), "--json", str(result_json)),
-        ],
-        env=deployed,
-        cwd=tmp_path,
+    gate_fails_via_deployment(
+        smoke_cli, deployed, tmp_path, "dashboard.feed_500", tmp_path, "--json", str(result_json)
     )
-    assert proc.returncode == 1, proc.stdout[-4000:] + proc.stderr[-2000:]
     result = json.loads(result_json.read_text())
     gate_run = result["flow_run_id"]
     dashboard_result = next(j for j in result["journeys"] if j["name"] == "dashboard")
@@ -475,47 +439,6 @@ def test_the_prefect_ui_shows_every_field_and_a_failed_check_as_failed(
             browser.close()
 
 
-def _descendants(roots: list[int]) -> set[int]:
-    """Every live process below ``roots`` (Chromium, the sandbox, localstripe)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int(
-                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
-                )
-            except (OSError, IndexError, ValueError):
-                continue
-    found = set(roots)
-    grew = True
-    while grew:
-        below = {pid for pid, ppid in parents.items() if ppid in found} - found
-        found |= below
-        grew = bool(below)
-    return found
-
-
-def _processes_of(run_id: UUID) -> list[int]:
-    """The flow run's own process and those it started (they inherit its run id)."""
-    marker = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / "environ").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def test_a_cancel_from_the_ui_stops_the_worker_run_cleanly(
     deployed: dict[str, str], prefect_server: PrefectServer
 ) -> None:
@@ -555,7 +478,8 @@ def test_a_cancel_from_the_ui_stops_the_worker_run_cleanly(
     while asyncio.run(running_journeys(run_id)) == 0 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert asyncio.run(running_journeys(run_id)) > 0, "no journey of the run started"
-    kids = _descendants(_processes_of(run_id))
+    roots = flow_run_processes(run_id)
+    kids = set(roots) | descendants(roots)
     assert len(kids) > 1, "the run started no sandbox or browser"
 
     async def cancel() -> None:
@@ -577,9 +501,9 @@ def test_a_cancel_from_the_ui_stops_the_worker_run_cleanly(
     assert run.state.is_cancelled(), run.state
     assert asyncio.run(running_journeys(run_id)) == 0, "a journey run was left Running"
 
-    while any(_alive(pid) for pid in kids) and time.monotonic() < cancelled_at + 60:
+    while any(alive(pid) for pid in kids) and time.monotonic() < cancelled_at + 60:
         time.sleep(0.2)
-    assert not [pid for pid in kids if _alive(pid)], "processes of the run left behind"
+    assert not [pid for pid in kids if alive(pid)], "processes of the run left behind"
 
     slots = httpx.get(f"{prefect_server.api_url}/v2/concurrency_limits/smoke-env-sandbox")
     assert slots.status_code == 200, slots.text

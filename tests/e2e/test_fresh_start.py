@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.prefect_server import run_smoke
+from tests.support.processes import alive
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -45,14 +46,5 @@ def test_demo_from_a_new_prefect_home_passes_and_leaves_a_local_server_to_stop(
     assert stop.returncode == 0
     assert "Stopped the local Prefect server" in stop.stdout
     assert pid is not None
-    assert not _running(pid)
+    assert not alive(pid)
     assert run_smoke(["server", "status"], env=env, cwd=tmp_path).returncode == 1
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie waiting for its new parent to collect it."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.support.prefect_server import SMOKE, run_smoke
+from tests.support.processes import alive, descendants
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -69,18 +70,7 @@ class Smoke:
             time.sleep(0.2)
 
     def descendants(self) -> set[int]:
-        parents: dict[int, int] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            parents[int(stat.parent.name)] = int(fields[1])
-        found, frontier = set(), {self.proc.pid}
-        while frontier:
-            frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
-            found |= frontier
-        return found
+        return descendants([self.proc.pid])
 
     def signal(self, signum: int, *, group: bool) -> tuple[int, float]:
         started = time.monotonic()
@@ -96,14 +86,6 @@ class Smoke:
         return code, time.monotonic() - started
 
 
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def active_slots(env: dict[str, str]) -> int:
     reply = httpx.get(f"{env['TEST_API']}/v2/concurrency_limits/smoke-env-sandbox", timeout=30)
     return int(reply.json()["active_slots"]) if reply.status_code == 200 else 0
@@ -117,9 +99,9 @@ def assert_stopped_cleanly(run: Smoke, code: int, took: float, signum: int, kids
     assert result["signal"] == signal.Signals(signum).name
     assert result["exit_code"] == 128 + signum
     deadline = time.monotonic() + 5
-    while any(running(pid) for pid in kids) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in kids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not [pid for pid in kids if running(pid)], "processes left behind"
+    assert not [pid for pid in kids if alive(pid)], "processes left behind"
 
 
 @pytest.mark.parametrize(

@@ -193,6 +193,10 @@ def _evidence(ev: Evidence, report_dir: Path | None, images: list[str]) -> str:
         parts.append(f"<p>{label}: {link}<br>view the trace: {hint}</p>")
     elif link:
         parts.append(f"<p>{label}: {link}</p>")
+    if ev.stored_url:
+        # The copy in the evidence storage outlives this folder (a CI workspace, a worker).
+        stored = _e(ev.stored_url)
+        parts.append(f'<p class="meta">stored copy: <a href="{stored}">{stored}</a></p>')
     if ev.excerpt:
         if not parts:
             parts.append(f"<p>{label}:</p>")

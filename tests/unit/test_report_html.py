@@ -245,3 +245,13 @@ def _one_check(evidence: Evidence) -> GateResult:
         environment="staging",
         journeys=[JourneyResult(name="auth", checks=[check])],
     )
+
+
+def test_each_evidence_file_links_its_stored_copy() -> None:
+    stored = "s3://bucket/smoke/run-1/dashboard.ui.png"
+    result = _one_check(
+        Evidence(kind="screenshot", label="page", path="evidence/x.png", stored_url=stored)
+    )
+    page = Page(render_html(result, report_dir=REPORT_DIR))
+    assert stored in page.attrs("a", "href")
+    assert f"stored copy: {stored}" in "".join(page.text)

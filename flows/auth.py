@@ -17,8 +17,9 @@ from smoke.results import JourneyResult
 from smoke.spec import AuthSpec, Identity, field_value, render, request_placeholders
 from tasks.browser import add_virtual_authenticator, api_get, require_own_page, traced_page
 from tasks.checks import journey_checks, journey_outcome, run_check
-from tasks.context import JourneyContext, open_journey
+from tasks.context import open_journey
 from tasks.http import expect, field_of, send, session_token
+from tasks.journey import JourneyContext
 from tasks.sequences import journey_frame
 from tasks.signin import WHO_WORDS, sign_in
 

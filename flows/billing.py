@@ -17,8 +17,9 @@ from smoke.scrub import scrubber
 from smoke.spec import BillingSpec, Request
 from tasks.browser import traced_page
 from tasks.checks import journey_checks, journey_outcome, run_check, skip_rest
-from tasks.context import JourneyContext, open_journey
+from tasks.context import open_journey
 from tasks.http import expect, field_of, send, session_token
+from tasks.journey import JourneyContext
 from tasks.sequences import journey_frame
 from tasks.stripe import (
     STRIPE_TEST_MODE,

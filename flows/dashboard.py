@@ -13,8 +13,9 @@ from smoke.retry import TransientError
 from smoke.spec import DashboardSpec, Endpoint
 from tasks.browser import ACTION_TIMEOUT_MS, PageWatch, appeared, settle, traced_page
 from tasks.checks import journey_checks, journey_outcome, run_check
-from tasks.context import JourneyContext, open_journey
+from tasks.context import open_journey
 from tasks.http import expect, field_of, send, session_token
+from tasks.journey import JourneyContext
 from tasks.sequences import journey_frame
 
 JOURNEY = "dashboard"

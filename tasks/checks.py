@@ -33,7 +33,7 @@ from smoke.scrub import scrub
 from smoke.selection import Selection
 from smoke.verdict import journey_verdict
 from tasks import progress
-from tasks.context import JourneyContext
+from tasks.journey import JourneyContext
 
 if TYPE_CHECKING:
     from prefect import Task

@@ -26,7 +26,7 @@ from tasks.progress import note_recovered
 from tasks.signin import Credentials, credentials
 
 if TYPE_CHECKING:
-    from tasks.context import JourneyContext
+    from tasks.journey import JourneyContext
 
 E2E_HEADER = "X-E2E-Test-Token"
 

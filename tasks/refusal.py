@@ -14,8 +14,8 @@ from typing import Any
 from smoke.contracts import as_json
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from tasks.checks import every_journey_check as check
-from tasks.context import JourneyContext
 from tasks.http import ProbeTarget, Reply, exchange, send
+from tasks.journey import JourneyContext
 from tasks.signin import Credentials
 
 REFUSED = [401, 403]

@@ -31,7 +31,7 @@ from smoke.scrub import scrubber
 from smoke.spec import Identity
 
 if TYPE_CHECKING:
-    from tasks.context import JourneyContext
+    from tasks.journey import JourneyContext
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def servers() -> Iterator[tuple[LoggingServer, LoggingServer]]:
 
 
 def journey_context(target: LoggingServer, tmp_path: Path) -> object:
-    from tasks.context import JourneyContext
+    from tasks.journey import JourneyContext
 
     config = SmokeConfig(
         name="staging",

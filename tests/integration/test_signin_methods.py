@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from smoke.config import SmokeConfig
 from smoke.spec import Request, load_spec
-from tasks.context import JourneyContext
 from tasks.http import send
+from tasks.journey import JourneyContext
 from tasks.signin import credentials
 
 EMAIL, PASSWORD = "smoke@example.com", "pw-0123456789"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import types
 from collections.abc import Iterator
@@ -312,21 +310,6 @@ def test_a_url_that_cannot_be_fetched_exits_2(
     err = capsys.readouterr().err
     assert "Cannot fetch the OpenAPI document" in err
     assert "Traceback" not in err
-
-
-def test_init_does_not_import_prefect(tmp_path: Path) -> None:
-    source = tmp_path / "openapi.json"
-    source.write_text(json.dumps(DOC))
-    code = (
-        "import sys; from cli.main import main; "
-        f"rc = main(['init', '--openapi', {str(source)!r}, '--out', {str(tmp_path / 'c.yaml')!r}]); "
-        "assert rc == 0, rc; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_render_puts_each_todo_above_its_journey() -> None:

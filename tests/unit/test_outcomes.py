@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from smoke.outcomes import Passed, judge_give_up, judge_pass
@@ -47,9 +44,3 @@ def test_no_budget_means_never_degraded() -> None:
 def test_giving_up_on_an_unreachable_target_is_an_error_and_on_5xx_a_failure() -> None:
     assert judge_give_up(unreachable=True) is Status.ERROR
     assert judge_give_up(unreachable=False) is Status.FAILED
-
-
-def test_the_core_imports_no_prefect() -> None:
-    code = "import smoke.outcomes, sys; print('prefect' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

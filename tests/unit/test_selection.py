@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from smoke import catalog
@@ -197,9 +194,3 @@ def test_listing_with_a_selection_marks_the_rest_not_selected(suite: SuiteSpec) 
     assert _row(rows, "dashboard.feed").on
     ui = _row(rows, "dashboard.ui")
     assert (ui.on, ui.off_because, ui.reason) == (False, "not_selected", "not selected")
-
-
-def test_selection_imports_no_prefect() -> None:
-    code = "import smoke.selection, cli.listing, sys; print('prefect' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -35,12 +36,26 @@ def json_path(parts: object) -> str:
 def check_schema(schema: Mapping[str, Any], where: str) -> None:
     """Raise ConfigError when a configured contract is not a valid JSON Schema."""
     try:
-        Draft202012Validator.check_schema(schema)
+        text = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON (a contract built in code): no cache key
+        text = None
+    try:
+        if text is None:
+            Draft202012Validator.check_schema(schema)
+        else:
+            _check_schema_text(text)
     except SchemaError as e:
         raise ConfigError(
             f"The contract for {where} is not a valid JSON Schema: {e.message}. "
             'Fix it in the journey configuration, e.g. {"type": "object", "required": ["id"]}.'
         ) from e
+
+
+# Checking a schema against the metaschema takes milliseconds, and every contract load
+# checks the default contract's dozens of schemas again: one found valid is remembered.
+@lru_cache(maxsize=1024)
+def _check_schema_text(text: str) -> None:
+    Draft202012Validator.check_schema(json.loads(text))
 
 
 def validate(instance: object, schema: Mapping[str, Any]) -> list[Violation]:

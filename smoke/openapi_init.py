@@ -9,6 +9,7 @@ switched off or set to null, so no sandbox default silently applies to another a
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +69,13 @@ def load_document(source: str) -> dict[str, Any]:
             raise ConfigError(f"OpenAPI document {source!r} does not exist: give a file or a URL.")
         text = path.read_text()
     try:
-        data = yaml.safe_load(text)  # JSON is YAML too
-    except yaml.YAMLError as e:
-        raise ConfigError(f"OpenAPI document {source!r} cannot be parsed: {e}") from e
+        # Most documents are JSON, which json reads many times faster than YAML's parser.
+        data = json.loads(text)
+    except ValueError:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"OpenAPI document {source!r} cannot be parsed: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("paths"), dict):
         raise ConfigError(
             f"{source!r} is not an OpenAPI document: expected a mapping with `paths`, "

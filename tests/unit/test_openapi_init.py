@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import types
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,8 +13,8 @@ import pytest
 import yaml
 
 from cli.main import main
-from cli.validate import validate_locally
 from smoke.openapi_init import infer_contract, render_contract
+from tests.support.openapi import validates, written
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,22 +62,6 @@ DOC["paths"]["/v1/feed"]["get"]["responses"] = {
         }
     }
 }
-
-
-def written(tmp_path: Path, doc: dict[str, Any], name: str = "contract.yaml") -> Path:
-    """``doc`` through ``smoke init``; the contract file it wrote."""
-    source = tmp_path / "openapi.json"
-    source.write_text(json.dumps(doc))
-    out = tmp_path / name
-    assert main(["init", "--openapi", str(source), "--out", str(out)]) == 0
-    return out
-
-
-def validates(contract: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The contract passes ``smoke validate`` for an environment given by SMOKE_BASE_URL."""
-    monkeypatch.setenv("SMOKE_BASE_URL", "https://staging.example.com")
-    assert validate_locally("staging", str(contract)).suite is not None
-    assert main(["validate", "--env", "staging", "--contract", str(contract)]) == 0
 
 
 def test_oauth2_password_flow_becomes_a_form_login(tmp_path: Path) -> None:
@@ -162,37 +145,6 @@ def test_a_document_with_nothing_recognisable_still_validates(
     assert "# TODO: no health endpoint recognised" in text
     assert "# TODO: no list endpoint" in text
     assert yaml.safe_load(text)["dashboard"]["enabled"] is False
-    validates(out, monkeypatch)
-
-
-def test_the_sandbox_openapi_gives_a_valid_contract(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from sandbox.app import create_app
-
-    # The document describes routes only: no database, IdP or Stripe is needed for it.
-    doc = create_app(types.SimpleNamespace(version="1.0.0")).openapi()  # type: ignore[arg-type]
-    out = written(tmp_path, doc)
-    contract = yaml.safe_load(out.read_text())
-    assert contract["preflight"]["health"]["path"] == "/health"
-    assert contract["preflight"]["e2e_status"]["path"] == "/e2e/status"
-    assert contract["auth"]["me"]["path"] == "/api/me"
-    assert "# TODO: a signup route is POST /api/onboarding/signup" in out.read_text()
-    assert "# TODO: Stripe-like routes: /api/billing/checkout" in out.read_text()
-    validates(out, monkeypatch)
-
-
-def test_tasklogs_openapi_gives_a_valid_contract(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.integration.tasklog_app import TasklogState, create_app
-
-    doc = create_app(TasklogState(version="1", e2e_token="e2e")).openapi()
-    out = written(tmp_path, doc)
-    contract = yaml.safe_load(out.read_text())
-    assert contract["preflight"]["health"]["path"] == "/healthz"
-    assert contract["auth"]["me"]["path"] == "/v1/me"
-    assert "# TODO: a signup route is POST /v1/signup" in out.read_text()
     validates(out, monkeypatch)
 
 

@@ -29,12 +29,49 @@ QUIET_ARGS = (
 )
 
 
+def playwright_cache() -> Path | None:
+    """Where ``playwright install`` puts browsers and its ffmpeg (None: inside the package)."""
+    root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or str(Path.home() / ".cache/ms-playwright")
+    return None if root == "0" else Path(root)
+
+
 def playwright_cache_has_chromium() -> bool:
     """True when ``playwright install chromium`` has downloaded a browser."""
-    root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or str(Path.home() / ".cache/ms-playwright")
-    if root == "0":
+    root = playwright_cache()
+    if root is None:
         return False
-    return any(Path(root).glob("chromium-*")) or any(Path(root).glob("chromium_headless_shell-*"))
+    return any(root.glob("chromium-*")) or any(root.glob("chromium_headless_shell-*"))
+
+
+# Playwright records video by piping frames to an ffmpeg of its own, at this name in its
+# cache (registry): ``playwright install ffmpeg`` downloads it.
+_FFMPEG_NAMES = {"linux": "ffmpeg-linux", "darwin": "ffmpeg-mac"}
+
+
+def playwright_ffmpeg() -> Path | None:
+    """The path where Playwright looks for its ffmpeg, whether it is there or not."""
+    import importlib.util
+    import json
+    import sys
+
+    spec = importlib.util.find_spec("playwright")
+    root = playwright_cache()
+    name = _FFMPEG_NAMES.get(sys.platform)
+    if spec is None or spec.origin is None or root is None or name is None:
+        return None
+    manifest = Path(spec.origin).parent / "driver" / "package" / "browsers.json"
+    try:
+        entries = json.loads(manifest.read_text())["browsers"]
+        revision = next(e["revision"] for e in entries if e["name"] == "ffmpeg")
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+    return root / f"ffmpeg-{revision}" / name
+
+
+def video_available() -> bool:
+    """True when Playwright can record video (its ffmpeg is in place)."""
+    path = playwright_ffmpeg()
+    return path is not None and os.access(path, os.X_OK)
 
 
 def find_chromium_executable() -> str | None:
@@ -150,6 +187,43 @@ def install() -> str:
     )
 
 
+def install_video() -> str:
+    """Give Playwright an ffmpeg for videos of retried browser checks; never fails.
+
+    A system ffmpeg (Debian's package) is linked where Playwright looks for its own;
+    else ``playwright install ffmpeg`` downloads it; else, as root with apt-get, Debian's
+    package is installed. Without one the checks run the same, with no video.
+    """
+    import subprocess
+    import sys
+
+    target = playwright_ffmpeg()
+    if target is None:
+        return "Video: off (no Playwright cache folder to hold an ffmpeg)"
+    if video_available():
+        return f"Video: ffmpeg at {target}"
+    if shutil.which("ffmpeg") is None:
+        download = subprocess.run(
+            [sys.executable, "-m", "playwright", "install", "ffmpeg"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if download.returncode == 0 and video_available():
+            return "Video: ffmpeg downloaded by `playwright install ffmpeg`"
+    if shutil.which("ffmpeg") is None and shutil.which("apt-get") and os.geteuid() == 0:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        apt = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "ffmpeg"]
+        subprocess.run(apt, env=env, timeout=1200, capture_output=True, check=False)
+    system = shutil.which("ffmpeg")
+    if system is None:
+        return "Video: off (no ffmpeg: `playwright install ffmpeg` or install ffmpeg)"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    target.symlink_to(system)
+    return f"Video: the system ffmpeg ({system}) linked at {target}"
+
+
 if __name__ == "__main__":
     import sys
 
@@ -159,3 +233,4 @@ if __name__ == "__main__":
         print(install())
     except ConfigError as e:
         sys.exit(f"smoke: {e}")
+    print(install_video())

@@ -9,7 +9,9 @@ Playwright trace as evidence when the check fails, and nothing when it passes.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import shutil
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from smoke import origins
-from smoke.browser import launch_options, remove_artifacts_dir
+from smoke.browser import launch_options, remove_artifacts_dir, video_available
 from smoke.errors import ConfigError
 from smoke.outcomes import CheckFailed
 from smoke.results import Evidence
@@ -30,7 +32,7 @@ from smoke.retry import (
     repeat_request,
 )
 from smoke.scrub import scrubber
-from tasks.progress import note_recovered, running_check
+from tasks.progress import note_recovered, running_attempt, running_check
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
@@ -125,13 +127,18 @@ async def browser_for_journey() -> AsyncIterator[None]:
         yield
 
 
-async def new_context(base_url: str, start_timeout_s: float) -> BrowserContext:
-    """A fresh, traced browser context on the current browser."""
+async def new_context(
+    base_url: str, start_timeout_s: float, *, video_dir: Path | None = None
+) -> BrowserContext:
+    """A fresh, traced browser context on the current browser (recording video to ``video_dir``)."""
     lazy = _current.get()
     if lazy is None:
         raise RuntimeError("no browser: open the journey with open_journey()")
     browser = await lazy.get(start_timeout_s)
-    context = await browser.new_context(base_url=base_url, ignore_https_errors=False)
+    options: dict[str, Any] = {"base_url": base_url, "ignore_https_errors": False}
+    if video_dir is not None:
+        options["record_video_dir"] = str(video_dir)
+    context = await browser.new_context(**options)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     # Screenshots in traces would capture typed card numbers; DOM snapshots are
     # scrubbed with the rest of the trace.
@@ -154,13 +161,19 @@ async def traced_page(ctx: TracedJourney, *, mask: Sequence[str] = ()) -> AsyncI
     """A new page for one browser check; on failure, keep a screenshot and the trace.
 
     ``mask`` lists selectors blacked out in the screenshot (card fields). Cookies are
-    cleared afterwards so the next check of the journey starts signed out.
+    cleared afterwards so the next check of the journey starts signed out. A retry
+    (attempt 2 and up) runs in a context of its own that records video, kept when the
+    retry fails too; ``mask``'s fields are drawn with transparent text in it.
     """
     check = running_check() or "browser"
+    recording = running_attempt() > 1 and video_available()
     # Chromium's start is bounded on its own (SMOKE_START_TIMEOUT_S): on a busy machine it
     # can take longer than a whole check, and slow is not broken.
     async with asyncio.timeout(ctx.config.start_timeout_s):
-        context = await ctx.browser_context()
+        if recording:
+            context = await recording_context(ctx, check, mask)
+        else:
+            context = await ctx.browser_context()
     try:
         # Playwright's own timeouts bound each action, not the calls between them
         # (tracing, a new page, an evaluate): a stuck one must not eat the deadline.
@@ -168,9 +181,11 @@ async def traced_page(ctx: TracedJourney, *, mask: Sequence[str] = ()) -> AsyncI
             await context.tracing.start_chunk(title=f"{ctx.journey}.{check}")
             page = await context.new_page()
             watch = PageWatch(page)
+            failed = False
             try:
                 yield page
             except BaseException as e:
+                failed = True
                 ctx.evidence[check] = await _keep_evidence(ctx, check, context, page, mask)
                 if isinstance(e, CheckFailed) and watch.transient:
                     # The page got 429/5xx answers on the way: judge it on a retry, not
@@ -187,13 +202,75 @@ async def traced_page(ctx: TracedJourney, *, mask: Sequence[str] = ()) -> AsyncI
                     note_recovered(f"page request {seen}")
             finally:
                 await page.close()
-                await context.clear_cookies()
+                if recording:
+                    if failed:
+                        ctx.evidence.setdefault(check, []).extend(
+                            await _keep_video(ctx, check, page)
+                        )
+                    await _drop_context(page, context, _video_folder(ctx, check))
+                else:
+                    await context.clear_cookies()
     except TimeoutError:
         raise TransientError(
             f"the browser check did not finish within {BROWSER_CHECK_TIMEOUT_S:g} s",
             expected=f"done within {BROWSER_CHECK_TIMEOUT_S:g} s",
             actual="still waiting on the browser",
         ) from None
+
+
+async def recording_context(ctx: TracedJourney, check: str, mask: Sequence[str]) -> BrowserContext:
+    """A context of the retry's own that records video, with ``mask``'s text invisible.
+
+    Video cannot be scrubbed or masked afterwards like a screenshot, so the masked fields
+    (card number, expiry, CVC) draw their text transparent in every frame from the start.
+    """
+    folder = _video_folder(ctx, check)
+    folder.mkdir(parents=True, exist_ok=True)
+    context = await new_context(ctx.config.base_url, ctx.config.start_timeout_s, video_dir=folder)
+    if mask:
+        await context.add_init_script(hidden_text_script(mask))
+    return context
+
+
+def hidden_text_script(selectors: Sequence[str]) -> str:
+    """A page script that draws the text of ``selectors`` transparent (still fillable)."""
+    return f"""(() => {{
+  const css = {json.dumps(", ".join(selectors))} +
+    " {{ color: transparent !important; text-shadow: none !important;" +
+    " caret-color: transparent !important; }}";
+  const add = () => {{
+    const style = document.createElement("style");
+    style.textContent = css;
+    (document.head || document.documentElement).appendChild(style);
+  }};
+  if (document.documentElement) add();
+  else document.addEventListener("DOMContentLoaded", add);
+}})();"""
+
+
+async def _keep_video(ctx: TracedJourney, check: str, page: Page) -> list[Evidence]:
+    path = ctx.evidence_dir / f"{ctx.journey}.{check}.retry.webm"
+    try:
+        if page.video is None:
+            return []
+        await page.video.save_as(str(path))
+    except Exception:  # evidence is best effort: a dying page may raise anything  # noqa: BLE001
+        return []
+    label = f"{ctx.journey}.{check} video of the retry"
+    return [Evidence(kind="video", label=label, path=str(path))]
+
+
+def _video_folder(ctx: TracedJourney, check: str) -> Path:
+    return ctx.evidence_dir / f".video-{check}"
+
+
+async def _drop_context(page: Page, context: BrowserContext, folder: Path) -> None:
+    """Close a retry's own context and remove its raw video (a kept one was copied)."""
+    with suppress(Exception):  # best effort: the check's outcome is already decided
+        if page.video is not None:
+            await page.video.delete()
+    await close_context(context)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _keep_evidence(

@@ -118,7 +118,7 @@ def _as_task(declared: CheckDef, body: CheckBody[P]) -> Task[..., Any]:
         attempt = task_run.run_count or 1
         ctx.evidence.pop(name, None)
         started = time.perf_counter()
-        with progress.running(name) as recovered:
+        with progress.running(name, attempt) as recovered:
             try:
                 outcome = await body(ctx, *args, **kwargs)
             except CheckFailed as f:

@@ -28,6 +28,7 @@ _gate_log: ContextVar[Listener | None] = ContextVar("smoke_gate_log", default=No
 # The check running in this context, and the transient faults it recovered from.
 _running: ContextVar[str | None] = ContextVar("smoke_running_check", default=None)
 _recovered: ContextVar[list[str] | None] = ContextVar("smoke_recovered", default=None)
+_attempt: ContextVar[int] = ContextVar("smoke_attempt", default=1)
 
 # A failure is an ERROR line and a warning a WARNING line: filtering a run's logs by
 # level finds them.
@@ -54,20 +55,29 @@ def announce(result: CheckResult) -> None:
 
 
 @contextmanager
-def running(check: str) -> Iterator[list[str]]:
-    """Mark ``check`` as running in this context; yields the transient faults it survives."""
+def running(check: str, attempt: int = 1) -> Iterator[list[str]]:
+    """Mark ``check`` (its ``attempt``-th try) as running in this context.
+
+    Yields the list of transient faults it survives.
+    """
     recovered: list[str] = []
-    tokens = (_running.set(check), _recovered.set(recovered))
+    tokens = (_running.set(check), _recovered.set(recovered), _attempt.set(attempt))
     try:
         yield recovered
     finally:
         _running.reset(tokens[0])
         _recovered.reset(tokens[1])
+        _attempt.reset(tokens[2])
 
 
 def running_check() -> str | None:
     """The name of the check running in this context, if any."""
     return _running.get()
+
+
+def running_attempt() -> int:
+    """Which try of the running check this is: 1, then 2 and up on retries."""
+    return _attempt.get()
 
 
 def note_recovered(what: str) -> None:

@@ -150,8 +150,24 @@ def suite_spec(config: SmokeConfig) -> SuiteSpec:
     return load_spec(config.contract_file, config.journeys)
 
 
+# The folder a command's runs write evidence to (the CLI's report folder), carried to the
+# journeys like the resolved environment rather than through the process environment.
+_evidence_folder: ContextVar[Path | None] = ContextVar("smoke_evidence_folder", default=None)
+
+
+@contextmanager
+def evidence_folder(path: Path) -> Iterator[None]:
+    """Journeys started inside the block write their evidence files under ``path``."""
+    token = _evidence_folder.set(path.resolve())
+    try:
+        yield
+    finally:
+        _evidence_folder.reset(token)
+
+
 def evidence_root() -> Path:
-    """Where browser evidence goes: SMOKE_EVIDENCE_DIR, else ./smoke-report/evidence."""
-    root = Path(os.environ.get(EVIDENCE_ENV) or "smoke-report/evidence").resolve()
+    """The evidence folder: the carried one, else SMOKE_EVIDENCE_DIR, else ./smoke-report/evidence."""
+    carried = _evidence_folder.get()
+    root = carried or Path(os.environ.get(EVIDENCE_ENV) or "smoke-report/evidence").resolve()
     root.mkdir(parents=True, exist_ok=True)
     return root

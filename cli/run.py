@@ -10,6 +10,7 @@ follows the verdict.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import socket
 import sys
@@ -208,9 +209,9 @@ def prepare(
         say(f"Sandbox ready at {sb.base_url} in {sb.ready_seconds:.1f} s")
     startups.result(prefect_ready)
 
-    from blocks.resolve import EVIDENCE_ENV, resolve_environment, suite_spec
+    from blocks.resolve import evidence_folder, resolve_environment, suite_spec
 
-    os.environ[EVIDENCE_ENV] = str((report_dir / "evidence").resolve())
+    stack.enter_context(evidence_folder(report_dir / "evidence"))
     if sandbox is not None:
         from blocks.local_sandbox import register_sandbox
 
@@ -280,7 +281,13 @@ def run_flow(
 
     with progress.listening(show):
         # A daemon: a flow that will not unwind must not keep the command alive.
-        flow_thread = threading.Thread(target=run_in_thread, name="smoke-flow", daemon=True)
+        # In a copy of this context: the carried evidence folder goes with the flow.
+        flow_thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(run_in_thread,),
+            name="smoke-flow",
+            daemon=True,
+        )
         flow_thread.start()
         started.wait()
         guard.on_first_signal(outcome["cancel"])

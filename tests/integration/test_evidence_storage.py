@@ -90,3 +90,25 @@ def test_failed_browser_check_evidence_is_stored_linked_and_fetched_back(
             local = Path(str(ev.path))
             assert local.parent == (tmp_path / "report" / "evidence").resolve()
             assert local.read_bytes() == (storage_dir / ev.stored_key).read_bytes()
+
+
+def test_the_cli_carries_its_report_folder_to_the_flow_not_through_the_environment(
+    prefect: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from prefect import flow
+
+    from blocks.resolve import EVIDENCE_ENV, evidence_folder, evidence_root
+    from cli.run import run_flow
+
+    @flow
+    async def where() -> str:
+        return str(evidence_root())
+
+    monkeypatch.setenv(EVIDENCE_ENV, str(tmp_path / "from-the-environment"))
+    with evidence_folder(tmp_path / "report" / "evidence"):
+        seen = run_flow(lambda: where(return_state=True), deadline_s=60)
+    assert seen == str((tmp_path / "report" / "evidence").resolve())
+    assert os.environ[EVIDENCE_ENV] == str(tmp_path / "from-the-environment")
+    assert evidence_root() == tmp_path / "from-the-environment"  # the block has ended

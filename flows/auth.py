@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 from typing import Any
@@ -17,6 +18,7 @@ from smoke.contracts import as_json
 from smoke.errors import PreconditionError
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.results import JourneyResult, Status
+from smoke.retry import TransientError
 from smoke.scrub import scrubber
 from smoke.spec import AuthSpec, Identity, Request, field_value, render, request_placeholders
 from tasks.browser import add_virtual_authenticator, api_get, require_own_page, traced_page
@@ -299,8 +301,8 @@ async def _api_login_refused(ctx: Ctx, wrong: str) -> str:
     token = field_value_or_none(reply.body, login.token_field)
     if reply.status not in login.wrong_password_status or token:
         raise CheckFailed(
-            f"the login request accepted a wrong password: {reply.method} {reply.path} "
-            f"answered {reply.status}" + (f" with a {login.token_field}" if token else ""),
+            f"a wrong password was accepted by the login request ({reply.method} {reply.path} "
+            f"answered {reply.status}" + (f" with {login.token_field})" if token else ")"),
             expected=f"status {' or '.join(map(str, login.wrong_password_status))} "
             f"and no {login.token_field}",
             actual=f"status {reply.status}"
@@ -334,8 +336,8 @@ async def _cookie_login_refused(ctx: Ctx, req: Request, variables: dict[str, Any
     set_now = set_cookies(reply.set_cookie)
     if session in set_now:
         raise CheckFailed(
-            f"the login form accepted a wrong password: {reply.method} {reply.path} set "
-            f"the session cookie {session!r}",
+            f"a wrong password was accepted by the login form ({reply.method} {reply.path} "
+            f"set the session cookie {session!r})",
             expected=f"no {session!r} cookie for a wrong password",
             actual=f"status {reply.status}, cookies: {', '.join(set_now)}",
             evidence=[reply.evidence()],
@@ -568,8 +570,17 @@ async def _forged_callback(ctx: Ctx, page: Page, drop_cookies: bool) -> tuple[in
     assert bl is not None
     forged: list[str] = []
     callback_statuses: list[int] = []
+    dropped: list[str] = []
 
     async def forge(route: Route) -> None:
+        try:
+            await rewrite(route)
+        except PlaywrightError as e:  # the connection dropped: judged on a retry, below
+            dropped.append(str(e).splitlines()[0])
+            with contextlib.suppress(PlaywrightError):
+                await route.abort()
+
+    async def rewrite(route: Route) -> None:
         if not route.request.is_navigation_request():
             await route.continue_()
             return
@@ -598,9 +609,33 @@ async def _forged_callback(ctx: Ctx, page: Page, drop_cookies: bool) -> tuple[in
             if callback_statuses or await _shown_error(page, bl.error_selector):
                 break
             await asyncio.sleep(0.1)
+        if callback_statuses:
+            # The callback's answer is still being handed to the page: let it land
+            # before the next case navigates, or its fulfil fails mid-flight.
+            await page.wait_for_load_state()
     finally:
-        await page.unroute("**/*")
+        # A handler still in flight must not raise later, into another check's call
+        # on the same browser connection.
+        await page.unroute_all(behavior="ignoreErrors")
         page.remove_listener("response", on_response)
+    await _require_callback_reached(ctx, page, forged, callback_statuses, dropped)
+    me_status, _ = await api_get(page, render(spec.me.path, ctx.variables))
+    return callback_statuses[0], me_status
+
+
+async def _require_callback_reached(
+    ctx: Ctx, page: Page, forged: list[str], callback_statuses: list[int], dropped: list[str]
+) -> None:
+    """The forged redirect reached the callback, else why not (retried, skipped, failed)."""
+    fs, bl = ctx.spec.forged_state, ctx.spec.browser_login
+    assert fs is not None
+    assert bl is not None
+    if dropped and not callback_statuses:
+        raise TransientError(
+            f"a request of the login was cut off: {dropped[0]}",
+            expected=f"the login's redirect to {fs.callback_path}",
+            actual=dropped[0],
+        )
     error = await _shown_error(page, bl.error_selector)
     if not forged and error:
         # The login itself fails: browser_login reports that; nothing to forge here.
@@ -611,8 +646,6 @@ async def _forged_callback(ctx: Ctx, page: Page, drop_cookies: bool) -> tuple[in
             expected=f"a redirect to {fs.callback_path}",
             actual=f"stopped at {urlsplit(page.url).path}",
         )
-    me_status, _ = await api_get(page, render(spec.me.path, ctx.variables))
-    return callback_statuses[0], me_status
 
 
 @check("passkey_login")

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from flows.auth import _api_login_refused, _expect_tenant_name
 from smoke.config import SmokeConfig
-from smoke.outcomes import CheckFailed, Passed
+from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.spec import load_spec
 from tasks.context import JourneyContext
 from tasks.http import send
@@ -194,3 +194,70 @@ def test_a_configured_tenant_name_is_compared_without_reading_the_tenant(tmp_pat
         CheckFailed, match=r'the own tenant is "Globex" \(auth.tenant_name.expected\)'
     ):
         run(ctx, named())
+
+
+COOKIE_LOGIN: dict[str, Any] = {
+    "auth": {
+        "login": {
+            "page": {"path": "/login"},
+            "csrf_pattern": 'name="csrf" value="([^"]+)"',
+            "request": {
+                "method": "POST",
+                "path": "/login",
+                "body_format": "form",
+                "body": {"username": "{{email}}", "password": "{{password}}", "csrf": "{{csrf}}"},
+                "expect_status": [302],
+                "schema": None,
+            },
+            "session_cookie": "sessionid",
+        }
+    }
+}
+
+
+def form_app(*, any_password: bool = False) -> Handler:
+    """A form login: a wrong password shows the form again (200) and sets no session."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            form = '<form><input type="hidden" name="csrf" value="tok-123"></form>'
+            return httpx.Response(200, html=form, headers={"set-cookie": "csrftoken=c-1; Path=/"})
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        if form["csrf"] != "tok-123" or "csrftoken=c-1" not in request.headers.get("cookie", ""):
+            return httpx.Response(403)
+        if any_password or form["password"] == PASSWORD:
+            cookie = "sessionid=s-abcdef0123456789; HttpOnly"
+            return httpx.Response(302, headers={"location": "/app", "set-cookie": cookie})
+        return httpx.Response(200, html="<p>Wrong email or password.</p>")
+
+    return handle
+
+
+def cookie_journey(tmp_path: Path, handler: Handler, inline: dict[str, Any]) -> JourneyContext:
+    ctx = journey(tmp_path, handler, inline)
+    ctx.config = ctx.config.model_copy(update={"auth_method": "cookie_session"})
+    return ctx
+
+
+def test_a_form_login_that_sets_no_session_for_a_wrong_password_passes(tmp_path: Path) -> None:
+    ctx = cookie_journey(tmp_path, form_app(), COOKIE_LOGIN)
+    note = run(ctx, _api_login_refused(ctx, "wrong-0123456789"))
+    assert note == "POST /login -> 200, no 'sessionid' cookie"
+
+
+def test_a_form_login_that_sets_a_session_for_a_wrong_password_fails(tmp_path: Path) -> None:
+    ctx = cookie_journey(tmp_path, form_app(any_password=True), COOKIE_LOGIN)
+    with pytest.raises(CheckFailed) as e:
+        run(ctx, _api_login_refused(ctx, "wrong-0123456789"))
+    assert e.value.message == (
+        "a wrong password was accepted by the login form (POST /login set the session "
+        "cookie 'sessionid')"
+    )
+
+
+def test_a_form_login_without_a_named_session_cookie_cannot_be_judged(tmp_path: Path) -> None:
+    unnamed = {"auth": {"login": dict(COOKIE_LOGIN["auth"]["login"], session_cookie=None)}}
+    ctx = cookie_journey(tmp_path, form_app(), unnamed)
+    with pytest.raises(CheckSkipped) as e:
+        run(ctx, _api_login_refused(ctx, "wrong-0123456789"))
+    assert e.value.kind == "configuration"

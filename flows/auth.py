@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+import secrets
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -10,18 +13,21 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response, Route
 from prefect import State, flow
 
+from smoke.auth_rules import mentions
 from smoke.contracts import as_json
 from smoke.errors import PreconditionError
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed
-from smoke.results import JourneyResult
-from smoke.spec import AuthSpec, Identity, field_value, render, request_placeholders
+from smoke.results import JourneyResult, Status
+from smoke.retry import TransientError
+from smoke.scrub import scrubber
+from smoke.spec import AuthSpec, Identity, Request, field_value, render, request_placeholders
 from tasks.browser import add_virtual_authenticator, api_get, require_own_page, traced_page
 from tasks.checks import journey_checks, journey_outcome, run_check
 from tasks.context import open_journey
-from tasks.http import expect, field_of, send, session_token
+from tasks.http import Reply, expect, field_of, send, session_token
 from tasks.journey import JourneyContext
 from tasks.sequences import journey_frame
-from tasks.signin import WHO_WORDS, sign_in
+from tasks.signin import WHO_WORDS, cookie_header, set_cookies, sign_in
 
 JOURNEY = "auth"
 check = journey_checks(JOURNEY)
@@ -31,9 +37,18 @@ CHECKS = [
     "me_identity",
     "tenant_isolation",
     "browser_login",
+    "sign_out_ends_session",
     "forged_state_rejected",
     "passkey_login",
+    "wrong_password_refused",
 ]
+# Statuses that mean a check proved what it promises in this run (a positive twin).
+PROVEN = (Status.PASSED, Status.FLAKY, Status.DEGRADED)
+
+
+def _proven(ctx: Ctx, name: str) -> bool:
+    """Whether check ``name`` of this journey passed earlier in this run."""
+    return any(r.check == name and r.status in PROVEN for r in ctx.results)
 
 
 @check("password_login")
@@ -70,7 +85,10 @@ async def password_login(ctx: Ctx) -> Passed:
 @check("me_identity")
 async def me_identity(ctx: Ctx) -> Passed:
     """Invariant: the test identity's credential reaches the identity endpoint (2xx, its
-    contract) and the endpoint says it is the test identity, not someone else."""
+    contract) and every identity field the suite can know is the test identity's: the
+    identity field is the test identity, not someone else, and with ``tenant_name`` the
+    tenant's name is its own tenant's (the configured name, else the name the own tenant
+    resource gives, read as the test identity)."""
     spec = ctx.spec
     reply = await send(ctx, spec.me, auth="test")
     expect(reply, spec.me, "identity")
@@ -85,7 +103,39 @@ async def me_identity(ctx: Ctx) -> Passed:
         )
     if isinstance(reply.body, dict) and spec.tenant_field in reply.body:
         ctx.variables["own_tenant"] = reply.body[spec.tenant_field]
-    return Passed(expected=f"signed in as {wanted}", actual=f"{spec.identity_field} = {who}")
+    named = ""
+    if spec.tenant_name is not None:
+        named = await _expect_tenant_name(ctx, reply)
+    return Passed(
+        expected=f"signed in as {wanted}" + (", of its own tenant" if named else ""),
+        actual=f"{spec.identity_field} = {who}{named}",
+    )
+
+
+async def _expect_tenant_name(ctx: Ctx, me: Reply) -> str:
+    """The identity answer's tenant name must be the own tenant's; returns a note."""
+    spec = ctx.spec
+    tn = spec.tenant_name
+    assert tn is not None
+    shown = field_of(me, tn.field, "identity")
+    if tn.expected is not None:
+        wanted, source = render(tn.expected, ctx.variables), "auth.tenant_name.expected"
+    else:
+        assert spec.own_tenant is not None  # load_spec refuses a tenant_name without either
+        own_id = field_of(me, spec.tenant_field, "identity")
+        own = await send(ctx, spec.own_tenant, {"own_tenant": own_id}, auth="test")
+        expect(own, spec.own_tenant, "reading the test identity's own tenant")
+        wanted = field_of(own, tn.own_tenant_field, "the test identity's own tenant")
+        source = f"{own.method} {own.path} {tn.own_tenant_field}"
+    if shown != wanted:
+        raise CheckFailed(
+            f"the identity endpoint names the wrong tenant: {tn.field} is {as_json(shown)}, "
+            f"the own tenant is {as_json(wanted)} ({source})",
+            expected=f"{tn.field} = {as_json(wanted)}",
+            actual=f"{tn.field} = {as_json(shown)}",
+            evidence=[me.evidence()],
+        )
+    return f", {tn.field} = {shown}"
 
 
 async def _tenant_of(ctx: Ctx, who: Identity) -> str:
@@ -100,7 +150,9 @@ async def _tenant_of(ctx: Ctx, who: Identity) -> str:
 async def tenant_isolation(ctx: Ctx) -> Passed:
     """Invariant: another tenant's resource exists and its owner can read it, and the test
     identity cannot (it gets one of the refusal statuses). With ``own_tenant`` also: the
-    test identity reads its own tenant, so the endpoint does not simply refuse everyone.
+    test identity reads its own tenant, so the endpoint does not simply refuse everyone,
+    and that answer holds nothing of the other tenant: the other identity's email (when
+    one is configured) appears in none of its values.
 
     Without the other identity's credentials the resource cannot be proven to exist, and
     the check is skipped: a refusal of a resource that may not exist proves nothing.
@@ -113,6 +165,7 @@ async def tenant_isolation(ctx: Ctx) -> Passed:
     needs = request_placeholders(isolation)
     if "other_tenant" in needs:
         variables["other_tenant"] = ctx.config.other_tenant_id or await _tenant_of(ctx, "other")
+    own: Reply | None = None
     if spec.own_tenant is not None:
         variables["own_tenant"] = await _tenant_of(ctx, "test")
         own = await send(ctx, spec.own_tenant, variables, auth="test")
@@ -136,24 +189,77 @@ async def tenant_isolation(ctx: Ctx) -> Passed:
             actual=f"status {reply.status}: {reply.excerpt()}",
             evidence=[reply.evidence()],
         )
+    other_email = ctx.config.other_email
+    if own is not None and other_email:
+        leaks = mentions(own.body if own.is_json else own.text, other_email)
+        if leaks:
+            raise CheckFailed(
+                f"the test identity's own tenant shows another tenant's data: {own.method} "
+                f"{own.path} names the other identity {as_json(other_email)}",
+                expected="nothing of the other tenant in the own tenant's answer",
+                actual=f"the other identity's email at {', '.join(leaks[:3])}",
+                evidence=[own.evidence()],
+            )
     return Passed(
-        expected="the owner reads it, the test identity is refused",
+        expected="the owner reads it, the test identity is refused"
+        + (", its own tenant shows nothing of the other" if own is not None else ""),
         actual=f"owner -> {owner.status}, test identity -> {reply.status}",
     )
 
 
-async def _fill_login_form(ctx: Ctx, page: Page) -> None:
+async def _fill_login_form(ctx: Ctx, page: Page, password: str | None = None) -> None:
+    """Type the test identity's email and ``password`` (its own by default), and submit."""
     spec = ctx.spec.browser_login
     assert spec is not None
     config = ctx.config
-    if config.test_password is None:
-        raise CheckSkipped(
-            "no test password configured for the browser login", kind="configuration"
-        )
+    if password is None:
+        if config.test_password is None:
+            raise CheckSkipped(
+                "no test password configured for the browser login", kind="configuration"
+            )
+        password = config.test_password.get_secret_value()
     require_own_page(ctx, page, "to type the test password")
     await page.fill(spec.email_selector, config.test_email)
-    await page.fill(spec.password_selector, config.test_password.get_secret_value())
+    await page.fill(spec.password_selector, password)
     await page.click(spec.submit_selector)
+
+
+async def _login_outcome(ctx: Ctx, page: Page, wrong_password: bool) -> str | None:
+    """After the login form is submitted: None once the page reaches ``success_url``,
+    else the error it shows (empty when it shows none). Waits for whichever comes
+    first, the success URL or the error.
+
+    For the right password, never arriving is raised as it came (a timeout is retried);
+    for a wrong one it is the expected outcome, and without an error to wait for it is
+    waited for 5 s only.
+    """
+    bl = ctx.spec.browser_login
+    assert bl is not None
+    bound = 5_000 if wrong_password and not bl.error_selector else None
+    landed = page.wait_for_url(bl.success_url, wait_until="commit", timeout=bound)
+    waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(landed)]
+    if bl.error_selector:
+        waiters.append(asyncio.ensure_future(page.wait_for_selector(bl.error_selector)))
+    done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for w in pending:
+        w.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if waiters[0] in done:
+        if waiters[0].exception() is None:
+            return None
+        if not wrong_password:
+            waiters[0].result()
+    return await _shown_error(page, bl.error_selector)
+
+
+async def _browser_sign_in(ctx: Ctx, page: Page, password: str | None = None) -> str | None:
+    """Open the login start and sign in as the test identity (see ``_login_outcome``)."""
+    bl = ctx.spec.browser_login
+    assert bl is not None
+    await page.goto(bl.start_path)
+    await page.wait_for_selector(bl.email_selector)
+    await _fill_login_form(ctx, page, password)
+    return await _login_outcome(ctx, page, wrong_password=password is not None)
 
 
 @check("browser_login")
@@ -165,29 +271,225 @@ async def browser_login(ctx: Ctx) -> Passed:
         raise CheckSkipped("no browser login configured", kind="not_applicable")
     bl = spec.browser_login
     async with traced_page(ctx) as page:
-        await page.goto(bl.start_path)
-        await page.wait_for_selector(bl.email_selector)
-        await _fill_login_form(ctx, page)
-        landed = page.wait_for_url(bl.success_url, wait_until="commit")
-        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(landed)]
-        if bl.error_selector:
-            waiters.append(asyncio.ensure_future(page.wait_for_selector(bl.error_selector)))
-        done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for w in pending:
-            w.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        if waiters[0] not in done:
-            error = await _shown_error(page, bl.error_selector)
+        error = await _browser_sign_in(ctx, page)
+        if error is not None:
             raise CheckFailed(
                 f"browser login did not come back to the app: {error or 'no redirect'}",
                 expected=f"redirect to {bl.success_url} after signing in",
                 actual=f"stayed at {urlsplit(page.url).path}: {error}",
             )
-        waiters[0].result()
         await _expect_identity(ctx, page, "after the browser login")
     return Passed(
         expected=f"back at {bl.success_url} as the test identity",
         actual="signed in as the test identity",
+    )
+
+
+def _wrong_password() -> str:
+    """A password the test identity certainly does not have (registered as a secret)."""
+    wrong = f"smoke-wrong-{secrets.token_hex(8)}"
+    scrubber.register(wrong)
+    return wrong
+
+
+async def _api_login_refused(ctx: Ctx, wrong: str) -> str:
+    """The login request with a wrong password must give no credential; returns a note."""
+    login = ctx.spec.login
+    variables = {"email": ctx.config.test_email, "password": wrong}
+    if ctx.config.auth_method == "cookie_session":
+        return await _cookie_login_refused(ctx, login.request, variables)
+    reply = await send(ctx, login.request, variables, auth="none")
+    token = field_value_or_none(reply.body, login.token_field)
+    if reply.status not in login.wrong_password_status or token:
+        raise CheckFailed(
+            f"a wrong password was accepted by the login request ({reply.method} {reply.path} "
+            f"answered {reply.status}" + (f" with {login.token_field})" if token else ")"),
+            expected=f"status {' or '.join(map(str, login.wrong_password_status))} "
+            f"and no {login.token_field}",
+            actual=f"status {reply.status}"
+            + (f", {login.token_field} issued" if token else f": {reply.excerpt()}"),
+            evidence=[reply.evidence()],
+        )
+    return f"{reply.method} {reply.path} -> {reply.status}"
+
+
+async def _cookie_login_refused(ctx: Ctx, req: Request, variables: dict[str, Any]) -> str:
+    """A form login with a wrong password sets no session cookie (the page may be a 200)."""
+    login = ctx.spec.login
+    session = login.session_cookie
+    if session is None:
+        raise CheckSkipped(
+            "a cookie_session login needs auth.login.session_cookie to tell a refused "
+            "login from an accepted one",
+            kind="configuration",
+        )
+    headers: dict[str, str] = {}
+    if login.page is not None:
+        page = await send(ctx, login.page, variables, auth="none")
+        expect(page, login.page, "the login page")
+        cookies = set_cookies(page.set_cookie)
+        if cookies:
+            headers["Cookie"] = cookie_header(cookies)
+        if login.csrf_pattern:
+            found = re.search(login.csrf_pattern, page.text)
+            variables = variables | {"csrf": found.group(1) if found else ""}
+    reply = await send(ctx, req, variables, auth="none", headers=headers)
+    set_now = set_cookies(reply.set_cookie)
+    if session in set_now:
+        raise CheckFailed(
+            f"a wrong password was accepted by the login form ({reply.method} {reply.path} "
+            f"set the session cookie {session!r})",
+            expected=f"no {session!r} cookie for a wrong password",
+            actual=f"status {reply.status}, cookies: {', '.join(set_now)}",
+            evidence=[reply.evidence()],
+        )
+    return f"{reply.method} {reply.path} -> {reply.status}, no {session!r} cookie"
+
+
+def field_value_or_none(body: Any, dotted: str) -> Any:
+    """A field of ``body``, or None when it has none."""
+    try:
+        return field_value(body, dotted)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+
+
+async def _form_login_refused(ctx: Ctx, wrong: str) -> str:
+    """The browser login form with a wrong password: no success page, its error shown,
+    and no session on the page; returns a note."""
+    spec = ctx.spec
+    bl = spec.browser_login
+    assert bl is not None
+    async with traced_page(ctx) as page:
+        error = await _browser_sign_in(ctx, page, wrong)
+        me_status, body = await api_get(page, render(spec.me.path, ctx.variables))
+        who = field_value_or_none(body, spec.identity_field)
+        signed_in = 200 <= me_status < 300 and who is not None
+        if error is None or signed_in:
+            raise CheckFailed(
+                "the login form accepted a wrong password",
+                expected=f"the login form's error, not {bl.success_url}, and no session",
+                actual=f"at {urlsplit(page.url).path}, {spec.me.path} -> {me_status}"
+                + (f" as {as_json(who)}" if signed_in else ""),
+            )
+        if bl.error_selector and not error:
+            raise CheckFailed(
+                "the login form refused a wrong password without saying so",
+                expected=f"an error in {bl.error_selector}",
+                actual=f"no error shown at {urlsplit(page.url).path}",
+            )
+    return f"login form: {error or 'stayed on the form'}"
+
+
+@check("wrong_password_refused")
+async def wrong_password_refused(ctx: Ctx) -> Passed:
+    """Invariant: the test identity with a wrong password gets no credential by any
+    login this contract configures, each proven with the right password first in this
+    run (its positive twin): the login request (password_login) answers a refusal
+    status and no token, or, for a cookie session, sets no session cookie; the browser
+    login form (browser_login) stays off the success page, shows its error and leaves
+    no session.
+
+    A login whose positive twin did not pass is not tried; with none tried the check is
+    skipped. HTTP Basic, API keys and static tokens have no login to refuse:
+    bad_token_refused proves their tampered credential is refused.
+    """
+    spec, config = ctx.spec, ctx.config
+    api = config.auth_method in ("password", "cookie_session")
+    browser = spec.browser_login is not None
+    if not api and not browser:
+        raise CheckSkipped(
+            f"auth_method {config.auth_method!r} has no login request and no browser login "
+            "is configured (bad_token_refused proves a tampered credential is refused)",
+            kind="not_applicable",
+        )
+    tried, unproven = [], []
+    wrong = _wrong_password()
+    for name, applies, attempt in (
+        ("password_login", api, _api_login_refused),
+        ("browser_login", browser, _form_login_refused),
+    ):
+        if not applies:
+            continue
+        if not _proven(ctx, name):
+            unproven.append(name)
+            continue
+        tried.append(await attempt(ctx, wrong))
+    if not tried:
+        raise CheckSkipped(
+            f"needs the right password to work first: {', '.join(unproven)} did not pass",
+            kind="prerequisite",
+        )
+    return Passed(
+        expected="a wrong password refused by every configured login",
+        actual="; ".join(tried),
+        message=f"not tried ({', '.join(unproven)} did not pass)" if unproven else "",
+    )
+
+
+async def _send_from_page(ctx: Ctx, page: Page, req: Request) -> int:
+    """Send ``req`` the way the page's own script would: fetch() with its cookies."""
+    path = str(render(req.path, ctx.variables))
+    require_own_page(ctx, page, "to sign out")
+    body = render(req.body, ctx.variables)
+    return int(
+        await page.evaluate(
+            """async ([path, method, headers, body, format]) => {
+                const init = {method, headers: {...headers}, credentials: "same-origin"};
+                if (body !== null && format === "form") {
+                    init.body = new URLSearchParams(body);
+                } else if (body !== null) {
+                    init.body = JSON.stringify(body);
+                    init.headers["Content-Type"] = "application/json";
+                }
+                return (await fetch(path, init)).status;
+            }""",
+            [path, req.method, render(req.headers, ctx.variables), body, req.body_format],
+        )
+    )
+
+
+@check("sign_out_ends_session")
+async def sign_out_ends_session(ctx: Ctx) -> Passed:
+    """Invariant: a browser signed in through the login page (the identity endpoint
+    answers its session as the test identity: the positive twin, in the same attempt)
+    sends the sign-out request from the page with the page's cookies, gets an expected
+    status, and afterwards the identity endpoint no longer answers that page's session
+    with 2xx."""
+    spec = ctx.spec
+    if spec.sign_out is None or spec.browser_login is None:
+        raise CheckSkipped("no browser login with a sign-out configured", kind="not_applicable")
+    if not _proven(ctx, "browser_login"):
+        raise CheckSkipped("needs browser_login to pass first", kind="prerequisite")
+    so = spec.sign_out
+    me_path = render(spec.me.path, ctx.variables)
+    async with traced_page(ctx) as page:
+        error = await _browser_sign_in(ctx, page)
+        if error is not None:
+            raise CheckSkipped(
+                f"could not sign in to sign out: {error or 'no redirect'}", kind="prerequisite"
+            )
+        await _expect_identity(ctx, page, "before signing out")
+        status = await _send_from_page(ctx, page, so)
+        if status not in so.expect_status:
+            raise CheckFailed(
+                f"the sign-out request {so.method} {so.path} answered {status}",
+                expected=f"status {' or '.join(map(str, so.expect_status))}",
+                actual=f"status {status}",
+            )
+        me_status, body = await api_get(page, me_path)
+        if 200 <= me_status < 300:
+            who = field_value_or_none(body, spec.identity_field)
+            raise CheckFailed(
+                "signing out left the page signed in: the session still reaches the "
+                "identity endpoint",
+                expected=f"{me_path} refuses the page after {so.method} {so.path}",
+                actual=f"{so.method} {so.path} -> {status}, then {me_path} -> {me_status} "
+                f"as {as_json(who)}",
+            )
+    return Passed(
+        expected="the session ends when the browser signs out",
+        actual=f"{so.method} {so.path} -> {status}, then {me_path} -> {me_status}",
     )
 
 
@@ -229,41 +531,78 @@ def _forge_state(url: str) -> str:
 @check("forged_state_rejected")
 async def forged_state_rejected(ctx: Ctx) -> Passed:
     """Invariant: the login callback refuses a real code that comes with a forged
-    ``state`` (an expected refusal status) and leaves no session behind; the positive
-    twin is the real login reaching the callback in the same attempt.
+    ``state`` (an expected refusal status) and leaves no session behind, both in a
+    browser that holds the state cookie of its own login and in one that holds no
+    cookie at all (the attacker's case: a victim who never started a login); the
+    positive twin is the real login reaching the callback in the same attempt.
 
-    The browser signs in for real; the redirect that carries the identity provider's
-    answer to the callback is rewritten in flight so its ``state`` is not the one the
-    app issued. Playwright does not route redirected requests, so the rewrite happens
-    on the response that redirects to the callback.
+    The browser signs in for real, once per case; the redirect that carries the
+    identity provider's answer to the callback is rewritten in flight so its ``state``
+    is not the one the app issued, and in the second case the browser's cookies are
+    cleared before it follows that redirect. Playwright does not route redirected
+    requests, so the rewrite happens on the response that redirects to the callback.
     """
     spec = ctx.spec
     if spec.forged_state is None or spec.browser_login is None:
         raise CheckSkipped("no browser login callback configured", kind="not_applicable")
-    fs, bl = spec.forged_state, spec.browser_login
+    fs = spec.forged_state
+    seen: list[str] = []
     async with traced_page(ctx) as page:
-        forged: list[str] = []
-        callback_statuses: list[int] = []
+        for case, drop_cookies in (("with its state cookie", False), ("without cookies", True)):
+            status, me_status = await _forged_callback(ctx, page, drop_cookies)
+            if status not in fs.expect_status or me_status < 300:
+                raise CheckFailed(
+                    f"the login callback accepted a forged state {case}: a login CSRF is possible",
+                    expected=f"status {' or '.join(map(str, fs.expect_status))} and no session",
+                    actual=f"{case}: callback -> {status}, {spec.me.path} -> {me_status}",
+                )
+            seen.append(f"{case}: callback -> {status}")
+            await page.context.clear_cookies()
+    return Passed(expected="forged state refused", actual=f"{'; '.join(seen)}, no session")
 
-        async def forge(route: Route) -> None:
-            if not route.request.is_navigation_request():
-                await route.continue_()
-                return
-            response = await route.fetch(max_redirects=0)
-            location = response.headers.get("location", "")
-            if 300 <= response.status < 400 and urlsplit(location).path.endswith(fs.callback_path):
-                forged.append(location)
-                headers = dict(response.headers) | {"location": _forge_state(location)}
-                await route.fulfill(status=response.status, headers=headers, body=b"")
-            else:
-                await route.fulfill(response=response)
 
-        def on_response(response: Response) -> None:
-            if urlsplit(response.url).path.endswith(fs.callback_path):
-                callback_statuses.append(response.status)
+async def _forged_callback(ctx: Ctx, page: Page, drop_cookies: bool) -> tuple[int, int]:
+    """Sign in for real with the callback's ``state`` forged in flight (and the cookies
+    cleared first when ``drop_cookies``): the callback's status and the identity
+    endpoint's status for the page afterwards."""
+    spec = ctx.spec
+    fs, bl = spec.forged_state, spec.browser_login
+    assert fs is not None
+    assert bl is not None
+    forged: list[str] = []
+    callback_statuses: list[int] = []
+    dropped: list[str] = []
 
-        page.on("response", on_response)
-        await page.route("**/*", forge)
+    async def forge(route: Route) -> None:
+        try:
+            await rewrite(route)
+        except PlaywrightError as e:  # the connection dropped: judged on a retry, below
+            dropped.append(str(e).splitlines()[0])
+            with contextlib.suppress(PlaywrightError):
+                await route.abort()
+
+    async def rewrite(route: Route) -> None:
+        if not route.request.is_navigation_request():
+            await route.continue_()
+            return
+        response = await route.fetch(max_redirects=0)
+        location = response.headers.get("location", "")
+        if 300 <= response.status < 400 and urlsplit(location).path.endswith(fs.callback_path):
+            forged.append(location)
+            if drop_cookies:
+                await page.context.clear_cookies()
+            headers = dict(response.headers) | {"location": _forge_state(location)}
+            await route.fulfill(status=response.status, headers=headers, body=b"")
+        else:
+            await route.fulfill(response=response)
+
+    def on_response(response: Response) -> None:
+        if urlsplit(response.url).path.endswith(fs.callback_path):
+            callback_statuses.append(response.status)
+
+    page.on("response", on_response)
+    await page.route("**/*", forge)
+    try:
         await page.goto(bl.start_path)
         await page.wait_for_selector(bl.email_selector)
         await _fill_login_form(ctx, page)
@@ -271,28 +610,43 @@ async def forged_state_rejected(ctx: Ctx) -> Passed:
             if callback_statuses or await _shown_error(page, bl.error_selector):
                 break
             await asyncio.sleep(0.1)
-        await page.unroute("**/*")
-        error = await _shown_error(page, bl.error_selector)
-        if not forged and error:
-            # The login itself fails: browser_login reports that; nothing to forge here.
-            raise CheckSkipped(
-                f"could not sign in to reach the callback: {error}", kind="prerequisite"
-            )
-        if not forged or not callback_statuses:
-            raise CheckFailed(
-                "the login never redirected to the callback, so a forged state could not be tried",
-                expected=f"a redirect to {fs.callback_path}",
-                actual=f"stopped at {urlsplit(page.url).path}",
-            )
-        status = callback_statuses[0]
-        me_status, _ = await api_get(page, render(spec.me.path, ctx.variables))
-        if status not in fs.expect_status or me_status < 300:
-            raise CheckFailed(
-                "the login callback accepted a forged state: a login CSRF is possible",
-                expected=f"status {' or '.join(map(str, fs.expect_status))} and no session",
-                actual=f"callback -> {status}, {spec.me.path} -> {me_status}",
-            )
-    return Passed(expected="forged state refused", actual=f"callback -> {status}, no session")
+        if callback_statuses:
+            # The callback's answer is still being handed to the page: let it land
+            # before the next case navigates, or its fulfil fails mid-flight.
+            await page.wait_for_load_state()
+    finally:
+        # A handler still in flight must not raise later, into another check's call
+        # on the same browser connection.
+        await page.unroute_all(behavior="ignoreErrors")
+        page.remove_listener("response", on_response)
+    await _require_callback_reached(ctx, page, forged, callback_statuses, dropped)
+    me_status, _ = await api_get(page, render(spec.me.path, ctx.variables))
+    return callback_statuses[0], me_status
+
+
+async def _require_callback_reached(
+    ctx: Ctx, page: Page, forged: list[str], callback_statuses: list[int], dropped: list[str]
+) -> None:
+    """The forged redirect reached the callback, else why not (retried, skipped, failed)."""
+    fs, bl = ctx.spec.forged_state, ctx.spec.browser_login
+    assert fs is not None
+    assert bl is not None
+    if dropped and not callback_statuses:
+        raise TransientError(
+            f"a request of the login was cut off: {dropped[0]}",
+            expected=f"the login's redirect to {fs.callback_path}",
+            actual=dropped[0],
+        )
+    error = await _shown_error(page, bl.error_selector)
+    if not forged and error:
+        # The login itself fails: browser_login reports that; nothing to forge here.
+        raise CheckSkipped(f"could not sign in to reach the callback: {error}", kind="prerequisite")
+    if not forged or not callback_statuses:
+        raise CheckFailed(
+            "the login never redirected to the callback, so a forged state could not be tried",
+            expected=f"a redirect to {fs.callback_path}",
+            actual=f"stopped at {urlsplit(page.url).path}",
+        )
 
 
 @check("passkey_login")
@@ -344,7 +698,8 @@ async def _wait_for_status(page: Page, selector: str, wanted: str, doing: str) -
 
 @flow(name="auth", flow_run_name="auth-{environment}", persist_result=False)
 async def auth(environment: str = "sandbox") -> State[JourneyResult]:
-    """Anonymous and bad-token callers refused; login by every configured method; tenants.
+    """Anonymous and bad-token callers refused; login by every configured method, a wrong
+    password refused, sign-out ends the session; tenants.
 
     Args:
         environment: The environment to test: a SmokeEnvironment block's name. `sandbox`
@@ -362,9 +717,12 @@ async def auth(environment: str = "sandbox") -> State[JourneyResult]:
         async def browser_checks() -> None:
             # One browser context per journey: its checks take turns.
             await run_check(ctx, browser_login)
+            await run_check(ctx, sign_out_ends_session)
             await run_check(ctx, forged_state_rejected)
             await run_check(ctx, passkey_login)
 
         if ready:
             await asyncio.gather(api_checks(), browser_checks())
+            # After both: its positive twins are the password and browser logins.
+            await run_check(ctx, wrong_password_refused)
     return await journey_outcome(ctx)

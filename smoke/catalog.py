@@ -62,13 +62,13 @@ CATALOG: tuple[CheckDef, ...] = (
     CheckDef(
         "auth",
         "me_identity",
-        "the session reaches the identity endpoint as the test identity",
+        "the session reaches the identity endpoint as the test identity, of its own tenant",
         needs=("password_login",),
     ),
     CheckDef(
         "auth",
         "tenant_isolation",
-        "the test identity cannot read another tenant's resource",
+        "the test identity cannot read another tenant's resource, nor see it in its own",
         needs=("password_login",),
         requires=("tenant_isolation",),
     ),
@@ -80,8 +80,22 @@ CATALOG: tuple[CheckDef, ...] = (
     ),
     CheckDef(
         "auth",
+        "wrong_password_refused",
+        "a wrong password gets no token and no session, by API or in the login form",
+        # The positive twins: the right password works by the same routes in this run.
+        needs=("password_login", "browser_login"),
+    ),
+    CheckDef(
+        "auth",
+        "sign_out_ends_session",
+        "signing out in the browser ends the page's session",
+        needs=("browser_login",),
+        requires=("browser_login", "sign_out"),
+    ),
+    CheckDef(
+        "auth",
         "forged_state_rejected",
-        "a callback with a forged state is refused",
+        "a callback with a forged state is refused, with or without the state cookie",
         requires=("browser_login", "forged_state"),
     ),
     CheckDef(

@@ -267,12 +267,19 @@ def _auth(doc: dict[str, Any], ops: list[Operation], out: Inferred) -> dict[str,
         part["me"] = {"path": me[1], "schema": _response_schema(doc, me[2])}
     out.todo("auth", "confirm identity_field (the test identity's email in the /me body)")
     part["own_tenant"] = None
+    part["tenant_name"] = None
     part["tenant_isolation"] = None
     out.todo("auth", "tenant isolation: set own_tenant, tenant_isolation and tenant_field")
+    part["protected_pages"] = []
     part["browser_login"] = None
+    part["sign_out"] = None
     part["forged_state"] = None
     part["passkey"] = None
-    out.todo("auth", "browser_login, forged_state and passkey need the UI's selectors")
+    out.todo(
+        "auth",
+        "protected_pages, browser_login, sign_out, forged_state and passkey need the UI's "
+        "pages and selectors",
+    )
     return part
 
 

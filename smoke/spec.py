@@ -153,6 +153,14 @@ class LoginSpec(Strict):
     page: Request | None = None
     csrf_pattern: str | None = None
     session_cookie: str | None = None
+    wrong_password_status: list[int] = Field(
+        default_factory=lambda: [400, 401],
+        description=(
+            "What the login request must answer the test identity with a wrong password "
+            "(auth_method password; the answer must carry no token either). A "
+            "cookie_session login is judged by the session cookie: it must set none."
+        ),
+    )
 
 
 class BrowserLoginSpec(Strict):
@@ -169,6 +177,49 @@ class ForgedStateSpec(Strict):
 
     callback_path: str = "/auth/callback"
     expect_status: list[int] = Field(default_factory=lambda: [400, 401, 403])
+
+
+class ProtectedPage(Strict):
+    """A page of the app only a signed-in person may open (proven by anonymous_refused).
+
+    The test identity opens it first (2xx); then an anonymous visitor and a tampered
+    session must get 401/403 or a redirect to the sign-in.
+    """
+
+    path: str
+    session_cookie: str | None = Field(
+        "session",
+        description=(
+            "For a bearer-token login (auth_method password or static_token): the cookie "
+            "the page reads that token from. Null: the token is sent as a bearer header. "
+            "Cookie logins send their own session cookies."
+        ),
+    )
+    login_redirect: str | None = Field(
+        None,
+        description=(
+            "Where an anonymous visitor may be redirected instead of 401/403: a glob of "
+            "the Location's path, e.g. /login*. Null: any redirect to another path."
+        ),
+    )
+
+
+class TenantNameSpec(Strict):
+    """How me_identity proves the identity endpoint names the test identity's own tenant."""
+
+    field: str = Field(
+        "tenant_name", description="The identity answer's field that names the tenant."
+    )
+    expected: str | None = Field(
+        None,
+        description=(
+            "The name it must be (placeholders allowed). Null: read from the own tenant "
+            "(auth.own_tenant, its field own_tenant_field)."
+        ),
+    )
+    own_tenant_field: str = Field(
+        "name", description="The field of the auth.own_tenant answer that holds its name."
+    )
 
 
 class PasskeySpec(Strict):
@@ -197,7 +248,29 @@ class AuthSpec(JourneyBase):
     tenant_isolation: Request | None = None
     own_tenant: Request | None = None
     tenant_field: str = "tenant_id"
+    tenant_name: TenantNameSpec | None = Field(
+        None,
+        description=(
+            "me_identity also compares the tenant's name the identity endpoint reports. "
+            "Null: the identity endpoint names no tenant."
+        ),
+    )
+    protected_pages: list[ProtectedPage] = Field(
+        default_factory=list,
+        description=(
+            "Pages of the app beside the API routes: each must open for the test "
+            "identity, then refuse anonymous visitors and a tampered session "
+            "(anonymous_refused, bad_token_refused)."
+        ),
+    )
     browser_login: BrowserLoginSpec | None = None
+    sign_out: Request | None = Field(
+        None,
+        description=(
+            "The sign-out request, sent from the signed-in browser page with its cookies "
+            "(sign_out_ends_session). Null: the app has no sign-out to prove."
+        ),
+    )
     forged_state: ForgedStateSpec | None = None
     passkey: PasskeySpec | None = None
 
@@ -377,6 +450,7 @@ def load_spec(contract_file: str | None = None, inline: dict[str, Any] | None = 
         )
     for name in (PREFLIGHT, *JOURNEYS):
         check_teardown(spec.journey(name), name)
+    _check_tenant_name(spec.auth, sources)
     if spec.preflight.status_field is None and spec.preflight.health.schema_ is None:
         raise ConfigError(
             "preflight.health checks nothing: with status_field null it needs a schema "
@@ -413,6 +487,17 @@ def _explain(err: Any, sources: list[tuple[str, dict[str, Any]]]) -> str:
         return f"{source}: {where!r} is required but missing."
     given = json.dumps(err.get("input"), default=str)[:120]
     return f"{source}: {where!r} is {given}: {err['msg']}."
+
+
+def _check_tenant_name(auth: AuthSpec, sources: list[tuple[str, dict[str, Any]]]) -> None:
+    """A tenant name to compare needs something to compare it with."""
+    tn = auth.tenant_name
+    if tn is not None and tn.expected is None and auth.own_tenant is None:
+        raise ConfigError(
+            f"{_source_of(('auth', 'tenant_name'), sources)}: auth.tenant_name has no name "
+            "to compare with: set auth.tenant_name.expected (e.g. 'Acme Test'), or "
+            "auth.own_tenant to read it from, or auth.tenant_name: null."
+        )
 
 
 def _check_check_names(spec: SuiteSpec, sources: list[tuple[str, dict[str, Any]]]) -> None:

@@ -89,6 +89,21 @@ def cookie_header(cookies: dict[str, str]) -> str:
     return "; ".join(f"{k}={v}" for k, v in cookies.items())
 
 
+def page_credentials(creds: Credentials, session_cookie: str | None) -> Credentials:
+    """How a browser would carry ``creds`` to a page of the app.
+
+    A bearer token goes in the page's session cookie when one is named (the way the
+    sandbox's pages read it); any other credential, and a token with no cookie named,
+    is sent as it is.
+    """
+    if creds.scheme != "bearer" or not session_cookie or not creds.token:
+        return creds
+    cookies = {session_cookie: creds.token}
+    return Credentials(
+        creds.who, "cookie", {"Cookie": cookie_header(cookies)}, token=creds.token, cookies=cookies
+    )
+
+
 def set_cookies(set_cookie_headers: list[str]) -> dict[str, str]:
     """Name and value of every cookie a response sets (expired ones left out)."""
     found: dict[str, str] = {}

@@ -134,6 +134,10 @@ def test_what_cannot_be_inferred_is_a_todo_and_switched_off(
     assert contract["billing"] == {"enabled": False}
     assert contract["onboarding"] == {"enabled": False}
     assert contract["auth"]["tenant_isolation"] is None
+    # The sandbox's pages, sign-out and tenant name are not this app's.
+    assert contract["auth"]["tenant_name"] is None
+    assert contract["auth"]["protected_pages"] == []
+    assert contract["auth"]["sign_out"] is None
     validates(out, monkeypatch)
 
 

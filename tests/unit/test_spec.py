@@ -317,3 +317,45 @@ def test_checks_named_after_the_contract_are_valid_check_keys() -> None:
     assert spec.dashboard.options("alerts").budget_ms == 50
     with pytest.raises(ConfigError, match=r"unknown check onboarding.checks.step.verfy"):
         load_spec(inline={"onboarding": {"checks": {"step.verfy": {"enabled": False}}}})
+
+
+def test_the_default_contract_names_the_sandboxs_pages_sign_out_and_tenant_name() -> None:
+    auth = load_spec().auth
+    assert [(p.path, p.session_cookie, p.login_redirect) for p in auth.protected_pages] == [
+        ("/app", "session", "/login*")
+    ]
+    assert auth.sign_out is not None
+    assert (auth.sign_out.method, auth.sign_out.path) == ("POST", "/logout")
+    assert auth.tenant_name is not None
+    assert (auth.tenant_name.field, auth.tenant_name.own_tenant_field) == ("tenant_name", "name")
+    assert auth.tenant_name.expected is None
+    assert auth.login.wrong_password_status == [400, 401]
+
+
+def test_a_tenant_name_with_nothing_to_compare_with_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as e:
+        load_spec(inline={"auth": {"own_tenant": None}})
+    assert str(e.value) == (
+        "The inline journeys setting (SMOKE_JOURNEYS or the block): auth.tenant_name has no "
+        "name to compare with: set "
+        "auth.tenant_name.expected (e.g. 'Acme Test'), or auth.own_tenant to read it from, "
+        "or auth.tenant_name: null."
+    )
+    named = load_spec(inline={"auth": {"own_tenant": None, "tenant_name": {"expected": "Acme"}}})
+    assert named.auth.tenant_name is not None
+    assert named.auth.tenant_name.expected == "Acme"
+    assert (
+        load_spec(inline={"auth": {"own_tenant": None, "tenant_name": None}}).auth.own_tenant
+        is None
+    )
+
+
+def test_a_protected_page_needs_a_path_and_takes_no_unknown_key() -> None:
+    with pytest.raises(ConfigError, match=r"'auth\.protected_pages\.0\.path' is required"):
+        load_spec(inline={"auth": {"protected_pages": [{"session_cookie": "sid"}]}})
+    with pytest.raises(ConfigError, match="did you mean 'login_redirect'"):
+        load_spec(inline={"auth": {"protected_pages": [{"path": "/app", "login_redirct": "/x"}]}})
+    page = load_spec(inline={"auth": {"protected_pages": [{"path": "/home"}]}}).auth.protected_pages
+    assert [(p.path, p.session_cookie, p.login_redirect) for p in page] == [
+        ("/home", "session", None)
+    ]

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from playwright.async_api import Error as PlaywrightError
 from prefect import State, flow
 
@@ -15,6 +16,7 @@ from smoke.identities import check_cleanup
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.plans import Offer, as_offer, plan_named, plan_problems, price_problems
 from smoke.results import Evidence, JourneyResult
+from smoke.retry import TransientError
 from smoke.scrub import scrubber
 from smoke.spec import BillingSpec, Request, field_value, render, request_placeholders
 from tasks.browser import traced_page
@@ -431,6 +433,21 @@ async def _judge_price(ctx: Ctx, page: Any) -> str:
     return f"checkout page shows {as_json(text)}"
 
 
+async def _look_at_success(ctx: Ctx) -> dict[str, Any] | None:
+    """The subscription and, when it says active, the tenant's plan as the success page
+    shows: the earliest moment a user sees either. subscription_active judges it.
+
+    None when the look itself fails: subscription_active reads both again and judges that.
+    """
+    try:
+        body = await subscription(ctx)
+        status = body.get(ctx.spec.subscription_status_field)
+        tenant = await tenant_plan(ctx) if status == ctx.spec.active_value else None
+    except (CheckFailed, TransientError, httpx.HTTPError):
+        return None
+    return {"status": status, "tenant": tenant}
+
+
 @check("checkout_success")
 async def checkout_success(ctx: Ctx) -> Passed:
     """Invariant: before paying, the checkout page shows the plan bought with its price
@@ -439,6 +456,11 @@ async def checkout_success(ctx: Ctx) -> Passed:
     check before anything is paid; without a price element or the plans (plans_listed
     passed) the price is not judged, and the result says so."""
     spec = ctx.spec
+    if spec.tenant_plan is not None and "own_tenant" in request_placeholders(
+        spec.tenant_plan.request
+    ):
+        # Known before paying, so the look right after the success page is quick.
+        await _own_tenant(ctx)
     urls = await open_checkout(ctx)
     async with traced_page(ctx, mask=_card_fields(ctx)) as page:
         await _browser_session(ctx, page)
@@ -451,6 +473,7 @@ async def checkout_success(ctx: Ctx) -> Passed:
                 expected="the success page",
                 actual=f"checkout outcome: {outcome}",
             )
+        ctx.variables["seen_at_success"] = await _look_at_success(ctx)
     return Passed(
         expected="the plan's price on the checkout page, then the success page",
         actual=f"{shown}; success page shown",
@@ -464,8 +487,10 @@ async def subscription_active(ctx: Ctx) -> Passed:
     active the plan bought (``plan_id``) is provisioned: the app's subscription names it
     (``subscription_plan_field``), the tenant has it (``tenant_plan``), and Stripe says
     the subscription is active and for that plan (``stripe_plan_id``). An answer that
-    says active before the tenant has the plan is a lie about provisioning, not a delay."""
+    says active before the tenant has the plan is a lie about provisioning, not a delay;
+    the first answer may be the one checkout_success read as the success page showed."""
     spec = ctx.spec
+    at_success = ctx.variables.pop("seen_at_success", None)
     body, polls, waited = await wait_for_subscription(
         ctx,
         lambda status: status == spec.active_value,
@@ -484,6 +509,13 @@ async def subscription_active(ctx: Ctx) -> Passed:
     if tenant_now is not None and wanted is not None:
         seen["the tenant"] = tenant_now
     problems = plan_problems(wanted, seen) if wanted is not None else []
+    early = at_success.get("tenant") if isinstance(at_success, dict) else None
+    if early is not None and wanted is not None and early != wanted:
+        problems.insert(
+            0,
+            f"as the success page showed, the subscription already said "
+            f"{as_json(spec.active_value)} while the tenant said {early!r}",
+        )
     client = stripe_client(ctx.config)
     if client is not None and sub_id:
         in_stripe = await subscription_status(client, str(sub_id))

@@ -179,15 +179,38 @@ def test_without_a_plan_to_buy_the_tenant_must_have_the_plan_the_app_sold(tmp_pa
     assert "the tenant says 'free'" in failed.actual
 
 
-def test_active_at_the_success_page_before_the_tenant_had_the_plan_fails(tmp_path: Path) -> None:
+def test_active_while_paying_before_the_tenant_had_the_plan_fails(tmp_path: Path) -> None:
     # By the time subscription_active polls, the app has caught up; the look that
-    # checkout_success took as the success page showed has not.
+    # checkout_success took while the payment was under way has not.
     ctx = billing_journey(tmp_path, FakeBilling())
-    ctx.variables["seen_at_success"] = {"status": "active", "tenant": "free"}
+    ctx.variables["first_active"] = {"status": "active", "tenant": "free"}
     [result] = run(ctx, subscription_active)
     assert result.status is Status.FAILED, result
     assert result.actual.startswith(
-        'as the success page showed, the subscription already said "active" while the '
+        'while the payment was under way the subscription already said "active" and the '
         "tenant said 'free'"
     )
-    assert "seen_at_success" not in ctx.variables
+    assert "first_active" not in ctx.variables
+
+
+def test_the_look_while_paying_keeps_the_first_active_answer_and_the_tenant_after_it(
+    tmp_path: Path,
+) -> None:
+    from flows.billing import FirstActive
+
+    app = FakeBilling(status="pending", tenant_plan="free")
+    ctx = billing_journey(tmp_path, app)
+
+    async def go() -> list[Any]:
+        look = FirstActive(ctx)
+        await look()
+        seen = [look.seen]
+        app.status = "active"
+        await look()
+        app.tenant_plan = "team-monthly"
+        await look()  # the first active answer is kept
+        seen.append(look.seen)
+        await ctx.aclose()
+        return seen
+
+    assert asyncio.run(go()) == [None, {"status": "active", "tenant": "free"}]

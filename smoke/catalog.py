@@ -141,6 +141,13 @@ CATALOG: tuple[CheckDef, ...] = (
     CheckDef("billing", "test_mode_interlock", "Stripe is in test mode before anything is paid"),
     CheckDef(
         "billing",
+        "plans_listed",
+        "the plans answer their contract, each with a price, the plan bought among them",
+        needs=("test_mode_interlock",),
+        requires=("plans",),
+    ),
+    CheckDef(
+        "billing",
         "cleanup_before",
         "no subscription is left from an earlier run",
         writes=True,
@@ -150,7 +157,7 @@ CATALOG: tuple[CheckDef, ...] = (
     CheckDef(
         "billing",
         "cancel_returns_unchanged",
-        "cancelling checkout changes nothing",
+        "cancelling checkout changes nothing, and its page names the plan kept",
         writes=True,
         needs=_PAID,
     ),
@@ -165,15 +172,16 @@ CATALOG: tuple[CheckDef, ...] = (
     CheckDef(
         "billing",
         "checkout_success",
-        "checkout with a test card succeeds",
+        "the checkout page shows the plan's price, and a test card pays it",
         writes=True,
-        # The subscription it creates is cancelled afterwards, never left running.
-        needs=(*_PAID, "subscription_active", "subscription_cancelled"),
+        # The plans state the price it judges; the subscription it creates is cancelled
+        # afterwards, never left running.
+        needs=(*_PAID, "plans_listed", "subscription_active", "subscription_cancelled"),
     ),
     CheckDef(
         "billing",
         "subscription_active",
-        "the webhook activates the subscription",
+        "the webhook activates the subscription, with the plan bought provisioned",
         writes=True,
         needs=(*_PAID, "checkout_success"),
     ),
@@ -191,6 +199,14 @@ CATALOG: tuple[CheckDef, ...] = (
         writes=True,
         # Without a subscription to cancel it would pass vacuously.
         needs=(*_PAID, "checkout_success", "subscription_active"),
+    ),
+    CheckDef(
+        "billing",
+        "stripe_cancellation_synced",
+        "a subscription cancelled in Stripe turns inactive in the app",
+        writes=True,
+        # It buys its own subscription and cancels it in Stripe: nothing is left running.
+        needs=_PAID,
     ),
     CheckDef(
         "dashboard",

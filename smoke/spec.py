@@ -310,18 +310,84 @@ class CardForm(Strict):
     cancel: str
     success: str
     cancelled: str
-    current_plan: str | None = None
+    current_plan: str | None = Field(
+        None,
+        description=(
+            "The cancel page's element that names the user's current plan: it must show "
+            "the plan the tenant had before the checkout (its id, or its name from the plans)."
+        ),
+    )
+    price: str | None = Field(
+        None,
+        description=(
+            "The checkout page's element that shows what is bought: before paying, it must "
+            "show the plan's price (and name) as the plans request states them."
+        ),
+    )
+
+
+class PlansSpec(Strict):
+    """Where the app lists its plans, and how to read the one the checkout buys."""
+
+    request: Request
+    items_field: str = Field(
+        "plans", description="Where the list of plans sits in the answer ('$': the body itself)."
+    )
+    id_field: str = "id"
+    name_field: str | None = "name"
+    amount_field: str = Field(
+        "amount",
+        description="An integer in the currency's smallest unit (cents), as Stripe states prices.",
+    )
+    currency_field: str = Field("currency", description="An ISO currency code (usd, eur, ...).")
+
+
+class TenantPlanSpec(Strict):
+    """Where the test identity's tenant shows the plan it is provisioned with."""
+
+    request: Request = Field(
+        description=(
+            "Reads the tenant; {{own_tenant}} is the test identity's tenant as the auth "
+            "journey's `me` request names it (its tenant_field)."
+        )
+    )
+    plan_field: str = "plan"
 
 
 class BillingSpec(JourneyBase):
     cleanup: Request | None = None
     session_cookie: str | None = "session"
+    plan_id: str | None = Field(
+        None,
+        description=(
+            "The plan the checkout buys, sent as {{plan_id}} in the checkout request. Best a "
+            "plan other than the app's default, so a checkout that ignores the choice shows. "
+            "Unset: which plan is bought is not checked."
+        ),
+    )
+    stripe_plan_id: str | None = Field(
+        None,
+        description=(
+            "The Stripe plan or price id of plan_id ({{plan_id}} when they are the same): "
+            "the Stripe subscription must be for it. Unset: Stripe's plan is not compared."
+        ),
+    )
+    plans: PlansSpec | None = None
+    tenant_plan: TenantPlanSpec | None = None
     checkout: Request
     checkout_url_field: str = "checkout_url"
     cancel_url_field: str = "cancel_url"
     card_form: CardForm
     subscription: Request
     subscription_status_field: str = "status"
+    subscription_plan_field: str | None = Field(
+        "plan_id",
+        description="The field of the subscription answer naming its plan; null: not compared.",
+    )
+    subscription_stripe_id_field: str = Field(
+        "stripe_subscription_id",
+        description="The field of the subscription answer holding the Stripe subscription id.",
+    )
     active_value: str = "active"
     inactive_values: list[str] = Field(default_factory=lambda: ["none", "canceled"])
     cancel_subscription: Request
@@ -451,6 +517,8 @@ def load_spec(contract_file: str | None = None, inline: dict[str, Any] | None = 
     for name in (PREFLIGHT, *JOURNEYS):
         check_teardown(spec.journey(name), name)
     _check_tenant_name(spec.auth, sources)
+    if spec.billing.enabled:
+        check_plan_choice(spec.billing)
     if spec.preflight.status_field is None and spec.preflight.health.schema_ is None:
         raise ConfigError(
             "preflight.health checks nothing: with status_field null it needs a schema "
@@ -682,6 +750,24 @@ def check_teardown(spec: JourneyBase, where: str) -> None:
             "create: it acts as "
             f"{step.auth or 'nobody'} and names nothing this run made. Put a {{{{saved.<name>}}}} "
             "value or {{run_id}} in its path, params or body, or set auth: test."
+        )
+
+
+def check_plan_choice(billing: BillingSpec) -> None:
+    """Refuse a checkout that does not buy the plan the billing checks look for."""
+    sends = "plan_id" in request_placeholders(billing.checkout)
+    if billing.plan_id is not None and not sends:
+        raise ConfigError(
+            f"billing.plan_id is {billing.plan_id!r} but billing.checkout never sends it, so "
+            "the journey would look for a plan it did not ask for. Put {{plan_id}} where the "
+            "checkout request names the plan (e.g. body: {plan_id: '{{plan_id}}'}), or set "
+            "billing.plan_id: null to leave the bought plan unchecked."
+        )
+    uses = sends or "plan_id" in placeholders(billing.stripe_plan_id)
+    if uses and billing.plan_id is None:
+        raise ConfigError(
+            "billing.checkout or billing.stripe_plan_id uses {{plan_id}} but billing.plan_id "
+            "is not set. Set it to the plan the checkout buys, e.g. plan_id: team-monthly."
         )
 
 

@@ -41,6 +41,19 @@ async def subscription_status(client: stripe.StripeClient, subscription_id: str)
     return str(sub.status)
 
 
+async def subscription_plans(client: stripe.StripeClient, subscription_id: str) -> list[str]:
+    """The plan (or price) id of each item of a subscription, as Stripe itself has them."""
+    sub = await client.v1.subscriptions.retrieve_async(subscription_id)
+    plans: list[str] = []
+    for item in sub["items"]["data"]:
+        fields = item.to_dict()
+        # Prices replaced plans; Stripe still returns the plan of a recurring price.
+        plan = fields.get("plan") or fields.get("price")
+        if plan is not None:
+            plans.append(str(plan["id"]))
+    return plans
+
+
 async def cancel_subscription(client: stripe.StripeClient, subscription_id: str) -> str:
     """Cancel a test subscription directly with Stripe (the safety net after a run)."""
     sub = await client.v1.subscriptions.cancel_async(subscription_id)

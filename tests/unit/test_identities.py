@@ -126,7 +126,8 @@ def test_a_cleanup_aimed_at_another_address_is_refused() -> None:
 
 def test_no_writing_request_may_act_as_the_second_tenant_even_a_reserved_one() -> None:
     cfg = config(other_email="smoke+other@sandbox.test")
-    inline = {"billing": {"checkout": {"body": {"plan_id": "pro", "for": "{{other_email}}"}}}}
+    body = {"plan_id": "{{plan_id}}", "for": "{{other_email}}"}
+    inline = {"billing": {"checkout": {"body": body}}}
     with pytest.raises(ConfigError) as e:
         check_identities(cfg, load_spec(inline=inline))
     assert "billing.checkout would act as 'smoke+other@sandbox.test'" in str(e.value)

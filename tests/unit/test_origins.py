@@ -119,7 +119,7 @@ def test_urls_in_request_data_are_not_request_targets() -> None:
         inline={
             "billing": {
                 "checkout": {
-                    "body": {"return_url": "https://elsewhere.test/back"},
+                    "body": {"plan_id": "{{plan_id}}", "return_url": "https://elsewhere.test/back"},
                     "params": {"next": "https://elsewhere.test"},
                     "schema": {"$schema": "https://json-schema.org/draft/2020-12/schema"},
                 }

@@ -359,3 +359,37 @@ def test_a_protected_page_needs_a_path_and_takes_no_unknown_key() -> None:
     assert [(p.path, p.session_cookie, p.login_redirect) for p in page] == [
         ("/home", "session", None)
     ]
+
+
+def test_the_sandbox_contract_buys_a_plan_other_than_the_default_and_names_where_it_shows() -> None:
+    billing = load_spec().billing
+    assert billing.plan_id == "team-monthly"
+    assert billing.checkout.body == {"plan_id": "{{plan_id}}"}
+    assert render(billing.stripe_plan_id, {"plan_id": billing.plan_id}) == "team-monthly"
+    assert billing.plans is not None
+    assert billing.plans.request.auth == "none"
+    assert billing.tenant_plan is not None
+    assert billing.tenant_plan.request.path == "/api/tenants/{{own_tenant}}"
+    assert billing.card_form.price == '[data-testid="checkout-plan"]'
+
+
+def test_a_checkout_that_does_not_send_the_plan_to_buy_is_refused() -> None:
+    inline = {"billing": {"checkout": {"body": {"plan_id": "pro-monthly"}}}}
+    with pytest.raises(ConfigError) as e:
+        load_spec(inline=inline)
+    assert "billing.plan_id is 'team-monthly' but billing.checkout never sends it" in str(e.value)
+    assert "set billing.plan_id: null" in str(e.value)
+    # Said so, the bought plan is left unchecked; billing switched off, nothing is judged.
+    assert (
+        load_spec(
+            inline=deep_merge(inline, {"billing": {"plan_id": None, "stripe_plan_id": None}})
+        ).billing.plan_id
+        is None
+    )
+    assert not load_spec(inline=deep_merge(inline, {"billing": {"enabled": False}})).billing.enabled
+
+
+def test_a_plan_placeholder_without_a_plan_to_buy_is_refused() -> None:
+    with pytest.raises(ConfigError) as e:
+        load_spec(inline={"billing": {"plan_id": None}})
+    assert "uses {{plan_id}} but billing.plan_id is not set" in str(e.value)

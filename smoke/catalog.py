@@ -124,6 +124,31 @@ CATALOG: tuple[CheckDef, ...] = (
         needs=("cleanup_before", "step"),
         requires=("welcome_email",),
     ),
+    CheckDef(
+        "onboarding",
+        "negative_cases_refused",
+        "each step refuses its negative cases: another step's token, another identity's ids",
+        writes=True,
+        # Its positive twins: every step answered its right input first.
+        needs=("cleanup_before", "step"),
+    ),
+    CheckDef(
+        "onboarding",
+        "cleanup_frees_identity",
+        "the cleanup removes the chain's account: the reserved identity can sign up again",
+        writes=True,
+        needs=("cleanup_before", "step"),
+        requires=("cleanup",),
+    ),
+    CheckDef(
+        "onboarding",
+        "cleanup_refuses_unreserved",
+        "the cleanup refuses an address outside the reserved identities",
+        writes=True,
+        # Its positive twin: the same cleanup shown to work for the reserved identity.
+        needs=("cleanup_before", "step", "cleanup_frees_identity"),
+        requires=("cleanup", "cleanup_refusal"),
+    ),
     CheckDef("billing", "test_mode_interlock", "Stripe is in test mode before anything is paid"),
     CheckDef(
         "billing",

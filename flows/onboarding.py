@@ -15,7 +15,7 @@ from smoke.contracts import as_json
 from smoke.errors import PreconditionError
 from smoke.identities import check_cleanup, check_cleanup_refusal
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed
-from smoke.results import Evidence, JourneyResult, Status
+from smoke.results import CheckResult, Evidence, JourneyResult, Status
 from smoke.scrub import scrubber
 from smoke.spec import SECOND, ChainStep, OnboardingSpec, render
 from tasks.browser import traced_page
@@ -210,7 +210,7 @@ async def negative_cases_refused(ctx: Ctx) -> Passed:
     unproven = [
         step.name
         for step, _ in cases
-        if (r := ctx.finished.get(f"step.{step.name}")) is None or r.status not in PROVEN
+        if (r := _result_of(ctx, f"step.{step.name}")) is None or r.status not in PROVEN
     ]
     if unproven:
         raise PreconditionError(
@@ -246,6 +246,11 @@ async def negative_cases_refused(ctx: Ctx) -> Passed:
         expected=f"{len(cases)} negative cases refused",
         actual=", ".join(f"{s.name}.{c.name}" for s, c in cases),
     )
+
+
+def _result_of(ctx: Ctx, name: str) -> CheckResult | None:
+    """The result this run recorded for check ``name`` of the journey, if any."""
+    return next((r for r in reversed(ctx.results) if r.check == name), None)
 
 
 async def _walk_second_identity(ctx: Ctx) -> dict[str, Any]:
@@ -356,7 +361,7 @@ async def cleanup_refuses_unreserved(ctx: Ctx) -> Passed:
     refusal = spec.cleanup_refusal
     if spec.cleanup is None or refusal is None:
         raise CheckSkipped("no cleanup or cleanup_refusal configured", kind="not_applicable")
-    twin = ctx.finished.get("cleanup_frees_identity")
+    twin = _result_of(ctx, "cleanup_frees_identity")
     if twin is None or twin.status not in PROVEN:
         raise CheckSkipped(
             "the cleanup was not shown to free the reserved identity in this run "

@@ -106,29 +106,21 @@ async def preview_matches(ctx: Ctx) -> Passed:
 
 
 def _preview_pages(ctx: Ctx) -> list[tuple[str, str]]:
-    """The preview pages to open, each once: the configured path, the handed-out URL."""
+    """The preview pages to open; a handed-out URL off the environment's origins fails."""
     preview = ctx.spec.preview
     assert preview is not None
     base = str(ctx.http.base_url)
-    pages: list[tuple[str, str]] = []
-    if preview.page_path:
-        pages.append(("the preview page", str(render(preview.page_path, ctx.variables))))
     handed = ctx.learnt.get(PREVIEW_URL)
-    if handed is not None:
-        if not origins.may_send_credentials(
-            origins.resolve(base, handed), origins.allowed_origins(ctx.config)
-        ):
-            raise CheckFailed(
-                "the preview URL the product handed out is not on the environment's origins",
-                expected=f"a URL on {', '.join(sorted(origins.allowed_origins(ctx.config)))}",
-                actual=origins.redact(handed),
-            )
-        resolved = {origins.resolve(base, url) for _, url in pages}
-        if origins.resolve(base, handed) not in resolved:
-            pages.append(("the handed-out preview URL", handed))
-        else:
-            pages[0] = ("the preview page (the handed-out URL)", pages[0][1])
-    return pages
+    allowed = origins.allowed_origins(ctx.config)
+    if handed is not None and not origins.may_send_credentials(
+        origins.resolve(base, handed), allowed
+    ):
+        raise CheckFailed(
+            "the preview URL the product handed out is not on the environment's origins",
+            expected=f"a URL on {', '.join(sorted(allowed))}",
+            actual=origins.redact(handed),
+        )
+    return preview.pages(ctx.variables, handed, base)
 
 
 async def _preview_page(ctx: Ctx, path: str, what: str) -> None:

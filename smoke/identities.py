@@ -148,46 +148,63 @@ def check_identities(config: SmokeConfig, spec: SuiteSpec) -> None:
     for where, request in writing_requests(spec):
         for part in request_parts(request):
             _check_addresses(where, part, variables, config, patterns)
+    _check_second_identity(spec, inputs, variables, config)
+    _check_cleanup_refusal_address(spec, config)
+
+
+def _check_second_identity(
+    spec: SuiteSpec, inputs: dict[str, Any], variables: dict[str, Any], config: SmokeConfig
+) -> None:
+    """The second onboarding identity, when a negative case needs it, follows the same
+    rules as the first: it signs up and is cleaned, so it must be reserved."""
+    patterns = config.reserved_identities
     second = spec.onboarding.second_identity
     walk = spec.onboarding.second_steps()
-    if second is not None and walk:
-        # The second identity signs up and is cleaned like the first: the same rules.
-        ours = {
-            k: _fill(v, variables) if isinstance(v, str) else v
-            for k, v in second.inputs_over(inputs).items()
-        }
-        email = ours.get("email")
-        if not isinstance(email, str) or email.strip().lower() == str(inputs.get("email")).lower():
-            raise ConfigError(
-                "The second onboarding identity (second_identity.inputs.email) needs an "
-                "address of its own, not the first identity's: give it one, e.g. "
-                "smoke+onboarding-second@example.com, or leave email out to derive it."
-            )
-        if not is_reserved(email, patterns):
-            raise _refuse(
-                "The second onboarding identity second_identity.inputs.email", email, patterns
-            )
-        theirs = variables | {k: v for k, v in ours.items() if isinstance(v, str | int | float)}
-        second_requests = (
-            [("onboarding.cleanup", spec.onboarding.cleanup)] if spec.onboarding.cleanup else []
+    if second is None or not walk:
+        return
+    ours = {
+        k: _fill(v, variables) if isinstance(v, str) else v
+        for k, v in second.inputs_over(inputs).items()
+    }
+    email = ours.get("email")
+    if not isinstance(email, str) or email.strip().lower() == str(inputs.get("email")).lower():
+        raise ConfigError(
+            "The second onboarding identity (second_identity.inputs.email) needs an "
+            "address of its own, not the first identity's: give it one, e.g. "
+            "smoke+onboarding-second@example.com, or leave email out to derive it."
         )
-        second_requests += [(f"onboarding.second_identity: step {s.name}", s) for s in walk]
-        for where, request in second_requests:
-            for part in request_parts(request):
-                _check_addresses(where, part, theirs, config, patterns)
+    if not is_reserved(email, patterns):
+        raise _refuse(
+            "The second onboarding identity second_identity.inputs.email", email, patterns
+        )
+    theirs = variables | {k: v for k, v in ours.items() if isinstance(v, str | int | float)}
+    requests: list[tuple[str, Request]] = [
+        (f"onboarding.second_identity: step {s.name}", s) for s in walk
+    ]
+    if spec.onboarding.cleanup is not None:
+        requests.append(("onboarding.cleanup", spec.onboarding.cleanup))
+    for where, request in requests:
+        for part in request_parts(request):
+            _check_addresses(where, part, theirs, config, patterns)
+
+
+def _check_cleanup_refusal_address(spec: SuiteSpec, config: SmokeConfig) -> None:
+    """The address the cleanup refusal offers is nobody reserved or known."""
+    patterns = config.reserved_identities
     refusal = spec.onboarding.cleanup_refusal
-    if refusal is not None and spec.onboarding.cleanup is not None:
-        sample = _PLACEHOLDER.sub("0", refusal.email)
-        if is_reserved(sample, patterns) or sample.lower() in {
-            config.test_email.strip().lower(),
-            config.other_email.strip().lower(),
-        }:
-            raise ConfigError(
-                f"onboarding.cleanup_refusal.email {refusal.email!r} is a reserved or known "
-                f"identity ({SETTING} is [{_patterns(patterns)}]): a refusal of it would "
-                "prove nothing, and accepting it could delete real test data. Use an "
-                "address outside them, e.g. smoke-unreserved-{{run_id}}@example.invalid."
-            )
+    if refusal is None or spec.onboarding.cleanup is None:
+        return
+    sample = _PLACEHOLDER.sub("0", refusal.email)
+    if is_reserved(sample, patterns) or sample.lower() in {
+        config.test_email.strip().lower(),
+        config.other_email.strip().lower(),
+    }:
+        raise ConfigError(
+            f"onboarding.cleanup_refusal.email {refusal.email!r} is a reserved or known "
+            f"identity ({SETTING} is [{_patterns(patterns)}]): a refusal of it would "
+            "prove nothing, and accepting it could delete real test data. Use an "
+            "address outside them, e.g. smoke-unreserved-{{run_id}}@example.invalid."
+        )
 
 
 def check_cleanup(

@@ -211,6 +211,23 @@ class PreviewSpec(Strict):
     page_path: str | None = None
     page_field_selector: str = '[data-testid="preview-{field}"]'
 
+    def pages(
+        self, variables: dict[str, Any], handed: str | None, base: str
+    ) -> list[tuple[str, str]]:
+        """The preview pages to open, each once, with what they are: the page at
+        ``page_path``, and the URL the product ``handed`` out when it is another page."""
+        from smoke.origins import resolve
+
+        pages: list[tuple[str, str]] = []
+        if self.page_path:
+            pages.append(("the preview page", str(render(self.page_path, variables))))
+        if handed is not None:
+            if any(resolve(base, url) == resolve(base, handed) for _, url in pages):
+                pages[0] = ("the preview page (the handed-out URL)", pages[0][1])
+            else:
+                pages.append(("the handed-out preview URL", handed))
+        return pages
+
 
 class EmailSpec(Strict):
     request: Request

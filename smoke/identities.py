@@ -7,12 +7,16 @@ everything else is literal and the match ignores case. Before any request:
 - the test identity (``test_email``) must match a pattern;
 - when onboarding may write, its ``inputs.email`` (the identity it signs up and cleans)
   must match one;
-- no request of a writing check (cleanup, the onboarding steps, checkout, cancelling)
-  may name an address outside them, nor the second tenant's ``other_email``, which is a
-  read-only identity for the isolation check even when it matches a pattern.
+- no request of a writing check (cleanup, the onboarding steps and their negative cases,
+  checkout, cancelling) may name an address outside them, nor the second tenant's
+  ``other_email``, which is a read-only identity for the isolation check even when it
+  matches a pattern;
+- the second onboarding identity, when a negative case needs it, matches one too and is
+  not the first; the cleanup refusal's address matches none and is nobody known.
 
 Right before a cleanup request is sent, its rendered path, query and body are checked
-once more (``check_cleanup``). Pure functions; no network, no Prefect.
+once more (``check_cleanup``; for the refusal, ``check_cleanup_refusal``: only this run's
+made-up address may be unreserved). Pure functions; no network, no Prefect.
 """
 
 from __future__ import annotations

@@ -196,7 +196,7 @@ async def negative_cases_refused(ctx: Ctx) -> Passed:
     prove nothing, so a failed walk is an error, never a pass.
     """
     spec = ctx.spec
-    cases = [(step, case) for step in spec.steps for case in step.negative_cases]
+    cases = spec.negative_cases
     if not cases:
         raise CheckSkipped("no step has negative cases", kind="not_applicable")
     unproven = [
@@ -302,7 +302,7 @@ async def cleanup_frees_identity(ctx: Ctx) -> Passed:
     is an error, never a pass.
     """
     spec = ctx.spec
-    probe = next((s for s in spec.steps if s.cleanup_probe), None)
+    probe = spec.cleanup_probe
     if spec.cleanup is None:
         raise CheckSkipped("no cleanup request configured", kind="not_applicable")
     if probe is None:

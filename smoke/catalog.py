@@ -32,7 +32,8 @@ class CheckDef:
     # needs first, the positive twin that keeps a refusal from passing vacuously, or
     # the cleanup of what it creates. ``step`` means every onboarding step.
     needs: tuple[str, ...] = ()
-    # Parts of the journey's contract it tests; unset, the check is not applicable.
+    # Parts of the journey's contract it tests (fields or properties of its spec); unset,
+    # the check is not applicable.
     requires: tuple[str, ...] = ()
 
     @property
@@ -131,6 +132,7 @@ CATALOG: tuple[CheckDef, ...] = (
         writes=True,
         # Its positive twins: every step answered its right input first.
         needs=("cleanup_before", "step"),
+        requires=("negative_cases",),
     ),
     CheckDef(
         "onboarding",
@@ -138,7 +140,7 @@ CATALOG: tuple[CheckDef, ...] = (
         "the cleanup removes the chain's account: the reserved identity can sign up again",
         writes=True,
         needs=("cleanup_before", "step"),
-        requires=("cleanup",),
+        requires=("cleanup", "cleanup_probe"),
     ),
     CheckDef(
         "onboarding",
@@ -147,7 +149,7 @@ CATALOG: tuple[CheckDef, ...] = (
         writes=True,
         # Its positive twin: the same cleanup shown to work for the reserved identity.
         needs=("cleanup_before", "step", "cleanup_frees_identity"),
-        requires=("cleanup", "cleanup_refusal"),
+        requires=("cleanup", "cleanup_probe", "cleanup_refusal"),
     ),
     CheckDef("billing", "test_mode_interlock", "Stripe is in test mode before anything is paid"),
     CheckDef(

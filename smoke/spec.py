@@ -439,6 +439,16 @@ class OnboardingSpec(JourneyBase):
             )
         return self
 
+    @property
+    def negative_cases(self) -> list[tuple[ChainStep, NegativeCase]]:
+        """Every step's negative cases, in chain order, with their step."""
+        return [(step, case) for step in self.steps for case in step.negative_cases]
+
+    @property
+    def cleanup_probe(self) -> ChainStep | None:
+        """The step replayed to prove the cleanup frees the identity, if one is marked."""
+        return next((s for s in self.steps if s.cleanup_probe), None)
+
     def second_values(self) -> set[str]:
         """The saved values of the second identity that negative cases name."""
         found: set[str] = set()

@@ -206,3 +206,21 @@ def test_a_handed_out_preview_url_elsewhere_is_opened_too() -> None:
         ("the preview page", "/onboarding/preview/prev_1"),
         ("the handed-out preview URL", other),
     ]
+
+
+def test_smoke_list_says_which_onboarding_proofs_apply_to_which_contract() -> None:
+    from smoke.selection import listing
+
+    def off(contract: str | None) -> dict[str, str | None]:
+        rows = listing(load_spec(contract), config())
+        return {r.check: r.off_because for r in rows if r.journey == "onboarding"}
+
+    proofs = ("negative_cases_refused", "cleanup_frees_identity", "cleanup_refuses_unreserved")
+    sandbox = off(None)
+    assert [sandbox[p] for p in proofs] == [None, None, None]
+    # Tasklog: one signup step with no negative cases, marked as the cleanup probe.
+    tasklog = off(str(ROOT / "docs" / "examples" / "tasklog.yaml"))
+    assert [tasklog[p] for p in proofs] == ["not_applicable", None, None]
+    # Kinto: no cleanup at all.
+    kinto = off(str(ROOT / "docs" / "examples" / "kinto.yaml"))
+    assert [kinto[p] for p in proofs] == ["not_applicable"] * 3

@@ -234,9 +234,11 @@ async def negative_cases_refused(ctx: Ctx) -> Passed:
             actual="; ".join(accepted),
             evidence=evidence,
         )
+    walked = [s.name for s in spec.second_steps()]
     return Passed(
         expected=f"{len(cases)} negative cases refused",
-        actual=", ".join(f"{s.name}.{c.name}" for s, c in cases),
+        actual=", ".join(f"{s.name}.{c.name}" for s, c in cases)
+        + (f" (the second identity walked {', '.join(walked)})" if walked else ""),
     )
 
 

@@ -32,7 +32,8 @@ class CheckDef:
     # needs first, the positive twin that keeps a refusal from passing vacuously, or
     # the cleanup of what it creates. ``step`` means every onboarding step.
     needs: tuple[str, ...] = ()
-    # Parts of the journey's contract it tests; unset, the check is not applicable.
+    # Parts of the journey's contract it tests (fields or properties of its spec); unset,
+    # the check is not applicable.
     requires: tuple[str, ...] = ()
 
     @property
@@ -137,6 +138,32 @@ CATALOG: tuple[CheckDef, ...] = (
         writes=True,
         needs=("cleanup_before", "step"),
         requires=("welcome_email",),
+    ),
+    CheckDef(
+        "onboarding",
+        "negative_cases_refused",
+        "each step refuses its negative cases: another step's token, another identity's ids",
+        writes=True,
+        # Its positive twins: every step answered its right input first.
+        needs=("cleanup_before", "step"),
+        requires=("negative_cases",),
+    ),
+    CheckDef(
+        "onboarding",
+        "cleanup_frees_identity",
+        "the cleanup removes the chain's account: the reserved identity can sign up again",
+        writes=True,
+        needs=("cleanup_before", "step"),
+        requires=("cleanup", "cleanup_probe"),
+    ),
+    CheckDef(
+        "onboarding",
+        "cleanup_refuses_unreserved",
+        "the cleanup refuses an address outside the reserved identities",
+        writes=True,
+        # Its positive twin: the same cleanup shown to work for the reserved identity.
+        needs=("cleanup_before", "step", "cleanup_frees_identity"),
+        requires=("cleanup", "cleanup_probe", "cleanup_refusal"),
     ),
     CheckDef("billing", "test_mode_interlock", "Stripe is in test mode before anything is paid"),
     CheckDef(

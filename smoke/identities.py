@@ -7,12 +7,16 @@ everything else is literal and the match ignores case. Before any request:
 - the test identity (``test_email``) must match a pattern;
 - when onboarding may write, its ``inputs.email`` (the identity it signs up and cleans)
   must match one;
-- no request of a writing check (cleanup, the onboarding steps, checkout, cancelling)
-  may name an address outside them, nor the second tenant's ``other_email``, which is a
-  read-only identity for the isolation check even when it matches a pattern.
+- no request of a writing check (cleanup, the onboarding steps and their negative cases,
+  checkout, cancelling) may name an address outside them, nor the second tenant's
+  ``other_email``, which is a read-only identity for the isolation check even when it
+  matches a pattern;
+- the second onboarding identity, when a negative case needs it, matches one too and is
+  not the first; the cleanup refusal's address matches none and is nobody known.
 
 Right before a cleanup request is sent, its rendered path, query and body are checked
-once more (``check_cleanup``). Pure functions; no network, no Prefect.
+once more (``check_cleanup``; for the refusal, ``check_cleanup_refusal``: only this run's
+made-up address may be unreserved). Pure functions; no network, no Prefect.
 """
 
 from __future__ import annotations
@@ -109,7 +113,12 @@ def writing_requests(spec: SuiteSpec) -> list[tuple[str, Request]]:
     onboarding, billing = spec.onboarding, spec.billing
     if onboarding.cleanup is not None:
         found.append(("onboarding.cleanup", onboarding.cleanup))
-    found += [(f"onboarding.steps[{i}]", step) for i, step in enumerate(onboarding.steps)]
+    for i, step in enumerate(onboarding.steps):
+        found.append((f"onboarding.steps[{i}]", step))
+        found += [
+            (f"onboarding.steps[{i}].negative_cases[{j}]", step.negative_request(case))
+            for j, case in enumerate(step.negative_cases)
+        ]
     if billing.cleanup is not None:
         found.append(("billing.cleanup", billing.cleanup))
     found += [
@@ -143,6 +152,63 @@ def check_identities(config: SmokeConfig, spec: SuiteSpec) -> None:
     for where, request in writing_requests(spec):
         for part in request_parts(request):
             _check_addresses(where, part, variables, config, patterns)
+    _check_second_identity(spec, inputs, variables, config)
+    _check_cleanup_refusal_address(spec, config)
+
+
+def _check_second_identity(
+    spec: SuiteSpec, inputs: dict[str, Any], variables: dict[str, Any], config: SmokeConfig
+) -> None:
+    """The second onboarding identity, when a negative case needs it, follows the same
+    rules as the first: it signs up and is cleaned, so it must be reserved."""
+    patterns = config.reserved_identities
+    second = spec.onboarding.second_identity
+    walk = spec.onboarding.second_steps()
+    if second is None or not walk:
+        return
+    ours = {
+        k: _fill(v, variables) if isinstance(v, str) else v
+        for k, v in second.inputs_over(inputs).items()
+    }
+    email = ours.get("email")
+    if not isinstance(email, str) or email.strip().lower() == str(inputs.get("email")).lower():
+        raise ConfigError(
+            "The second onboarding identity (second_identity.inputs.email) needs an "
+            "address of its own, not the first identity's: give it one, e.g. "
+            "smoke+onboarding-second@example.com, or leave email out to derive it."
+        )
+    if not is_reserved(email, patterns):
+        raise _refuse(
+            "The second onboarding identity second_identity.inputs.email", email, patterns
+        )
+    theirs = variables | {k: v for k, v in ours.items() if isinstance(v, str | int | float)}
+    requests: list[tuple[str, Request]] = [
+        (f"onboarding.second_identity: step {s.name}", s) for s in walk
+    ]
+    if spec.onboarding.cleanup is not None:
+        requests.append(("onboarding.cleanup", spec.onboarding.cleanup))
+    for where, request in requests:
+        for part in request_parts(request):
+            _check_addresses(where, part, theirs, config, patterns)
+
+
+def _check_cleanup_refusal_address(spec: SuiteSpec, config: SmokeConfig) -> None:
+    """The address the cleanup refusal offers is nobody reserved or known."""
+    patterns = config.reserved_identities
+    refusal = spec.onboarding.cleanup_refusal
+    if refusal is None or spec.onboarding.cleanup is None:
+        return
+    sample = _PLACEHOLDER.sub("0", refusal.email)
+    if is_reserved(sample, patterns) or sample.lower() in {
+        config.test_email.strip().lower(),
+        config.other_email.strip().lower(),
+    }:
+        raise ConfigError(
+            f"onboarding.cleanup_refusal.email {refusal.email!r} is a reserved or known "
+            f"identity ({SETTING} is [{_patterns(patterns)}]): a refusal of it would "
+            "prove nothing, and accepting it could delete real test data. Use an "
+            "address outside them, e.g. smoke-unreserved-{{run_id}}@example.invalid."
+        )
 
 
 def check_cleanup(
@@ -151,6 +217,28 @@ def check_cleanup(
     """Right before a cleanup is sent: every address it names is reserved, none is other_email."""
     for part in request_parts(request):
         _check_addresses(where, part, variables, config, config.reserved_identities)
+
+
+def check_cleanup_refusal(
+    request: Request, variables: dict[str, Any], unreserved: str, config: SmokeConfig
+) -> None:
+    """Right before the cleanup is offered an unreserved address: that address is new this
+    run (it holds the run id), outside the reserved identities and nobody known, and every
+    other address the request names is reserved."""
+    patterns = config.reserved_identities
+    run_id = str(variables.get("run_id", ""))
+    known = {config.test_email.strip().lower(), config.other_email.strip().lower()}
+    if not run_id or run_id not in unreserved or is_reserved(unreserved, patterns):
+        raise ConfigError(
+            f"The cleanup refusal would offer {unreserved!r}, which is reserved or not new "
+            "this run: only an address made up for this run may be offered."
+        )
+    if unreserved.strip().lower() in known:
+        raise ConfigError(f"The cleanup refusal would offer a known identity, {unreserved!r}.")
+    for part in request_parts(request):
+        for email in emails_in(part, variables):
+            if email.lower() != unreserved.strip().lower():
+                _check_addresses("onboarding.cleanup_refusal", email, variables, config, patterns)
 
 
 def _check_addresses(

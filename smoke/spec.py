@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from smoke import catalog
 from smoke.contracts import check_schema
@@ -284,6 +284,23 @@ class PreviewSpec(Strict):
     page_path: str | None = None
     page_field_selector: str = '[data-testid="preview-{field}"]'
 
+    def pages(
+        self, variables: dict[str, Any], handed: str | None, base: str
+    ) -> list[tuple[str, str]]:
+        """The preview pages to open, each once, with what they are: the page at
+        ``page_path``, and the URL the product ``handed`` out when it is another page."""
+        from smoke.origins import resolve
+
+        pages: list[tuple[str, str]] = []
+        if self.page_path:
+            pages.append(("the preview page", str(render(self.page_path, variables))))
+        if handed is not None:
+            if any(resolve(base, url) == resolve(base, handed) for _, url in pages):
+                pages[0] = ("the preview page (the handed-out URL)", pages[0][1])
+            else:
+                pages.append(("the handed-out preview URL", handed))
+        return pages
+
 
 class EmailSpec(Strict):
     request: Request
@@ -291,12 +308,242 @@ class EmailSpec(Strict):
     timeout_s: float = 10.0
 
 
+def _refusal_statuses(statuses: list[int], where: str) -> list[int]:
+    """A refusal's expected statuses: at least one, and none that means "done"."""
+    if not statuses:
+        raise ValueError(f"{where}.expect_status is empty: name the refusal statuses, e.g. [401]")
+    accepting = [s for s in statuses if s < 400]
+    if accepting:
+        raise ValueError(
+            f"{where}.expect_status lists {accepting}: a refusal answers 4xx, "
+            "and a case the product may accept proves nothing. Example: [401, 403]"
+        )
+    return statuses
+
+
+class NegativeCase(Strict):
+    """A variant of a chain step that the product must refuse.
+
+    It is the step's own request with ``body``, ``params`` and ``headers`` merged over
+    the step's (key by key; a mapping body only). Sent after the whole chain passed, so
+    the step itself was shown to accept the right input first.
+    """
+
+    name: str = Field(description="What is wrong with the variant, e.g. verification_token.")
+    body: dict[str, Any] = Field(
+        default_factory=dict, description="Body fields replaced in the step's body."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Query parameters replaced in the step's query."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers replaced in the step's headers."
+    )
+    expect_status: list[int] = Field(
+        default_factory=lambda: [401, 403, 404],
+        description="The refusal statuses (4xx only): any other answer fails the check.",
+    )
+
+    @model_validator(mode="after")
+    def _is_a_variant(self) -> NegativeCase:
+        if not (self.body or self.params or self.headers):
+            raise ValueError(
+                f"negative case {self.name!r} changes nothing: replace a body field, a "
+                "query parameter or a header, e.g. body: {token: '{{saved.other_token}}'}"
+            )
+        _refusal_statuses(self.expect_status, f"negative case {self.name!r}")
+        return self
+
+
+class ChainStep(Step):
+    """A step of the onboarding chain: a request, and what else it proves."""
+
+    negative_cases: list[NegativeCase] = Field(
+        default_factory=list,
+        description=(
+            "Variants of this step the product must refuse (another step's token, another "
+            "identity's id): checked by onboarding.negative_cases_refused."
+        ),
+    )
+    cleanup_probe: bool = Field(
+        False,
+        description=(
+            "Replay this step (the signup) to prove the cleanup frees the reserved identity: "
+            "it must be refused while the identity is taken and accepted after the cleanup "
+            "(onboarding.cleanup_frees_identity)."
+        ),
+    )
+    preview_url: str | None = Field(
+        None,
+        description=(
+            "A dotted field of this step's answer holding the preview page's URL as the "
+            "product hands it out: onboarding.preview_matches opens it and expects the page."
+        ),
+    )
+
+    def negative_request(self, case: NegativeCase) -> Step:
+        """This step's request with the negative case's parts replaced, expecting a refusal."""
+        body = self.body
+        if case.body:
+            if not isinstance(body, dict):
+                raise ValueError(
+                    f"negative case {case.name!r} of step {self.name!r} replaces body fields, "
+                    "but the step's body is not a mapping"
+                )
+            body = body | case.body
+        return Step(
+            name=f"{self.name}.{case.name}",
+            method=self.method,
+            path=self.path,
+            params=self.params | case.params,
+            headers=self.headers | case.headers,
+            body=body,
+            body_format=self.body_format,
+            auth=self.auth,
+            expect_status=case.expect_status,
+            e2e=self.e2e,
+            public=self.public,
+        )
+
+
+class SecondIdentity(Strict):
+    """A second reserved onboarding identity, for negative cases that offer the first
+    identity something the second one owns (``{{second.<saved name>}}``).
+
+    Used only when a negative case names ``{{second.*}}``: it is cleaned, then walks the
+    chain's first steps with these inputs until it has saved every value named.
+    """
+
+    inputs: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Inputs for this identity, over the journey's (the keys named replace theirs). "
+            "Without `email`: the first identity's with `-second` added to its local part "
+            "(smoke+onboarding@x -> smoke+onboarding-second@x; smoke@x -> smoke+second@x). "
+            "Either way it must be another reserved address."
+        ),
+    )
+
+    def inputs_over(self, first: dict[str, Any]) -> dict[str, Any]:
+        """This identity's inputs: ``first`` (the journey's, filled) with its own on top."""
+        ours = first | self.inputs
+        email = first.get("email")
+        if "email" not in self.inputs and isinstance(email, str) and "@" in email:
+            local, _, domain = email.rpartition("@")
+            ours["email"] = f"{local}{'-' if '+' in local else '+'}second@{domain}"
+        return ours
+
+
+class CleanupRefusal(Strict):
+    """The cleanup sent for an address outside the reserved identities must be refused."""
+
+    email: str = Field(
+        "smoke-unreserved-{{run_id}}@example.invalid",
+        description=(
+            "The unreserved address offered to the cleanup in place of {{email}}. It must "
+            "hold {{run_id}}, so it is new each run and owns nothing anywhere "
+            "(the .invalid domain can never be anybody's), even if a broken cleanup accepts it."
+        ),
+    )
+    expect_status: list[int] = Field(
+        default_factory=lambda: [400, 403],
+        description=(
+            "The refusal statuses. Not 404 when the cleanup answers 404 for nothing to "
+            "delete: that would pass for a cleanup that accepts any address."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _is_new_each_run(self) -> CleanupRefusal:
+        if placeholders(self.email) != {"run_id"}:
+            raise ValueError(
+                f"cleanup_refusal.email {self.email!r} must be new each run, or it could be "
+                "somebody's address: put {{run_id}} in it (and no other placeholder), e.g. "
+                "smoke-unreserved-{{run_id}}@example.invalid"
+            )
+        _refusal_statuses(self.expect_status, "cleanup_refusal")
+        return self
+
+
+SECOND = "second"
+
+
 class OnboardingSpec(JourneyBase):
     cleanup: Request | None = None
     inputs: dict[str, Any]
-    steps: list[Step]
+    steps: list[ChainStep]
     preview: PreviewSpec | None = None
     welcome_email: EmailSpec | None = None
+    second_identity: SecondIdentity | None = Field(
+        None,
+        description="A second reserved onboarding identity whose ids negative cases offer.",
+    )
+    cleanup_refusal: CleanupRefusal | None = Field(
+        None,
+        description=(
+            "The cleanup must refuse an unreserved address (onboarding.cleanup_refuses_"
+            "unreserved), checked after onboarding.cleanup_frees_identity passed."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _chain_is_consistent(self) -> OnboardingSpec:
+        names = [s.name for s in self.steps]
+        for what in ("cleanup_probe", "preview_url"):
+            marked = [s.name for s in self.steps if getattr(s, what)]
+            if len(marked) > 1:
+                raise ValueError(f"only one step may set {what}; {', '.join(marked)} do")
+        for step in self.steps:
+            for case in step.negative_cases:
+                step.negative_request(case)
+        wanted = self.second_values()
+        if wanted and self.second_identity is None:
+            raise ValueError(
+                f"a negative case names {{{{second.{sorted(wanted)[0]}}}}}, but there is no "
+                "second_identity: add one, e.g. second_identity: {inputs: {email: "
+                "smoke+onboarding-second@example.com}}"
+            )
+        saved = {name for s in self.steps for name in s.save}
+        missing = sorted(wanted - saved)
+        if missing:
+            raise ValueError(
+                f"a negative case names {{{{second.{missing[0]}}}}}, but no step saves "
+                f"{missing[0]!r}. Steps: {', '.join(names)}"
+            )
+        return self
+
+    @property
+    def negative_cases(self) -> list[tuple[ChainStep, NegativeCase]]:
+        """Every step's negative cases, in chain order, with their step."""
+        return [(step, case) for step in self.steps for case in step.negative_cases]
+
+    @property
+    def cleanup_probe(self) -> ChainStep | None:
+        """The step replayed to prove the cleanup frees the identity, if one is marked."""
+        return next((s for s in self.steps if s.cleanup_probe), None)
+
+    def second_values(self) -> set[str]:
+        """The saved values of the second identity that negative cases name."""
+        found: set[str] = set()
+        for step in self.steps:
+            for case in step.negative_cases:
+                for name in placeholders([case.body, case.params, case.headers]):
+                    head, _, rest = name.partition(".")
+                    if head == SECOND and rest:
+                        found.add(rest.split(".")[0])
+        return found
+
+    def second_steps(self) -> list[ChainStep]:
+        """The chain's first steps, up to the one that saves the last value ``second_values``
+        names: what the second identity walks. Empty when no negative case needs it."""
+        wanted = self.second_values()
+        walk: list[ChainStep] = []
+        for step in self.steps:
+            if not wanted:
+                break
+            walk.append(step)
+            wanted -= set(step.save)
+        return walk
 
 
 class CardForm(Strict):

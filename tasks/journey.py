@@ -71,6 +71,9 @@ class JourneyContext(Generic[SpecT]):
         # Each check's result as its task returned it, by name (see ``tasks.checks``).
         self.finished: dict[str, CheckResult] = {}
         self.evidence: dict[str, list[Evidence]] = {}
+        # What a check learnt that a later check of the journey judges (the preview URL
+        # the product handed out), kept apart from the placeholders.
+        self.learnt: dict[str, Any] = {}
         self.variables: dict[str, Any] = {
             "test_email": config.test_email,
             "other_email": config.other_email,

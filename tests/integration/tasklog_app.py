@@ -36,6 +36,8 @@ FAULTS = {
     "tasks_contract_drift": "the tasks list reports `done` as a string ('yes'/'no')",
     "tasks_anonymous": "GET /v1/tasks answers anonymous callers with the seeded org's tasks",
     "orgs_gone": "GET /v1/orgs/{id} answers 404 for every org, the caller's own included",
+    "cleanup_keeps_users": "the test-support cleanup answers 204 but deletes nobody",
+    "cleanup_any_email": "the test-support cleanup accepts any address, not only smoke+ ones",
 }
 
 
@@ -230,13 +232,14 @@ def create_app(state: TasklogState) -> FastAPI:  # noqa: C901 - a test app: each
     async def cleanup_user(request: Request, email: str = "") -> Response:
         if not e2e_ok(request):
             return _error(401, "unauthorized", f"{E2E_HEADER} required")
-        if not email.startswith(RESERVED_PREFIX):
+        if not email.startswith(RESERVED_PREFIX) and "cleanup_any_email" not in state.faults:
             return _error(403, "forbidden", f"only {RESERVED_PREFIX}... test users can be deleted")
         with state.lock:
             user = state.user_by_email(email)
             if user is None:
                 return _error(404, "not_found")
-            state.remove_user(user)
+            if "cleanup_keeps_users" not in state.faults:
+                state.remove_user(user)
         return Response(status_code=204)
 
     @app.get("/v1/tasks")

@@ -20,7 +20,7 @@ from flows.billing import plans_listed, subscription_active
 from smoke.config import SmokeConfig
 from smoke.results import CheckResult, Status
 from smoke.spec import load_spec
-from tasks.context import JourneyContext
+from tasks.journey import JourneyContext
 
 TOKEN = "tok-0123456789abcdef"
 PLANS = [

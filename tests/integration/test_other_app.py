@@ -57,6 +57,9 @@ HEALTHY: dict[str, Status] = {
     "onboarding.step.signup": PASSED,
     "onboarding.preview_matches": PASSED,
     "onboarding.welcome_email": SKIPPED,  # welcome_email: null
+    "onboarding.negative_cases_refused": SKIPPED,  # its one step has no negative cases
+    "onboarding.cleanup_frees_identity": PASSED,  # the signup is the cleanup_probe
+    "onboarding.cleanup_refuses_unreserved": PASSED,
     # Onboarding sends no request as a signed-in identity: nothing to replay.
     "onboarding.anonymous_refused": SKIPPED,
     "onboarding.bad_token_refused": SKIPPED,
@@ -178,16 +181,22 @@ def test_the_gate_passes_on_healthy_tasklog(tasklog: RunningTasklog) -> None:
     # What Tasklog saw: the configured calls, and the e2e token only where configured.
     calls = tasklog.state.requests
     signed_up = [u for u in tasklog.state.users.values() if u.email == ONBOARDING_EMAIL]
-    # The leftover is gone; the one there now is this run's signup, with its inputs.
+    # The leftover is gone; the one there now is the cleanup proof's signup, with the
+    # run's inputs (the chain's own account was deleted by that proof's cleanup).
     assert [(u.name, u.company) for u in signed_up] == [("Smoke Test User", "Smoke Testing Ltd")]
     assert signed_up[0].id != leftover.id
-    e2e_calls = {(method, path) for method, path, _, with_e2e in calls if with_e2e}
-    assert e2e_calls == {
-        ("DELETE", "/v1/test-support/users"),
-        ("GET", f"/v1/users/{signed_up[0].id}"),
-    }
-    cleanup_query = next(q for m, p, q, _ in calls if p == "/v1/test-support/users")
-    assert cleanup_query == "email=smoke%2Bonboarding%40tasklog.example.com"
+    e2e_calls = [(method, path) for method, path, _, with_e2e in calls if with_e2e]
+    previews = {p for m, p in e2e_calls if p.startswith("/v1/users/")}
+    assert len(previews) == 1, e2e_calls
+    assert previews != {f"/v1/users/{signed_up[0].id}"}, "the preview read the chain's account"
+    assert {p for _, p in e2e_calls} - previews == {"/v1/test-support/users"}
+    cleanups = [q for m, p, q, _ in calls if p == "/v1/test-support/users"]
+    reserved = "email=smoke%2Bonboarding%40tasklog.example.com"
+    # Before the chain, in the proof after it, then the refusal of an unreserved address.
+    assert cleanups[:2] == [reserved, reserved], cleanups
+    assert len(cleanups) == 3, cleanups
+    assert cleanups[2].startswith("email=smoke-unreserved-"), cleanups
+    assert cleanups[2].endswith("%40example.invalid"), cleanups
     assert ("GET", "/v1/tasks", "page=1&page_size=50") in {(m, p, q) for m, p, q, _ in calls}
     # The fake checks the header the suite sends (the name is not configurable).
     assert E2E_HEADER == SUITE_E2E_HEADER
@@ -247,3 +256,42 @@ def test_isolation_cannot_pass_when_the_owner_cannot_read_its_own_resource(
     assert result.verdict is not Verdict.PASS
     text = check.message
     assert "other identity cannot read its own resource" in text or "own tenant" in text, text
+
+
+def _free_the_onboarding_identity(tasklog: RunningTasklog) -> None:
+    for user in [u for u in tasklog.state.users.values() if u.email == ONBOARDING_EMAIL]:
+        tasklog.state.remove_user(user)
+
+
+def test_a_cleanup_that_deletes_nobody_fails_cleanup_frees_identity(
+    tasklog: RunningTasklog,
+) -> None:
+    # Free before the run: the cleanup before it answers 204 but would leave a leftover.
+    _free_the_onboarding_identity(tasklog)
+    with tasklog.fault("cleanup_keeps_users"):
+        result = run_gate(version=VERSION, journeys=["onboarding"])
+    assert result.verdict is Verdict.FAIL
+    assert failing(result) == {"onboarding.cleanup_frees_identity"}
+    check = next(c for c in result.all_checks() if c.key == "onboarding.cleanup_frees_identity")
+    assert check.message.startswith("after the cleanup, step signup of the reserved identity")
+    assert check.actual.startswith("status 409"), check.actual
+    # Its refusal twin is not judged on a cleanup that was not shown to work.
+    refusal = next(
+        c for c in result.all_checks() if c.key == "onboarding.cleanup_refuses_unreserved"
+    )
+    assert (refusal.status, refusal.skipped_because) == (SKIPPED, "prerequisite"), refusal
+
+
+def test_a_cleanup_that_accepts_any_address_fails_cleanup_refuses_unreserved(
+    tasklog: RunningTasklog,
+) -> None:
+    with tasklog.fault("cleanup_any_email"):
+        result = run_gate(version=VERSION, journeys=["onboarding"])
+    assert result.verdict is Verdict.FAIL
+    # The reserved identity is still cleaned as before: only the refusal fails.
+    assert failing(result) == {"onboarding.cleanup_refuses_unreserved"}
+    check = next(c for c in result.all_checks() if c.key == "onboarding.cleanup_refuses_unreserved")
+    assert check.message.startswith("the cleanup accepted an address outside the reserved")
+    assert check.actual.startswith("status 404"), check.actual
+    # The address offered was made up for this run: nobody's account was touched.
+    assert all(u.email.startswith("smoke+") for u in tasklog.state.users.values())

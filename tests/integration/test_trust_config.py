@@ -109,6 +109,21 @@ def test_an_onboarding_identity_that_is_not_reserved_exits_2(target: LoggingServ
     assert "onboarding.inputs.email is 'ops@globex.test'" in proc.stderr
 
 
+def test_a_second_onboarding_identity_that_is_not_reserved_exits_2(target: LoggingServer) -> None:
+    # The sandbox's negative cases offer the second identity's workspace: it signs up too.
+    journeys = {"onboarding": {"second_identity": {"inputs": {"email": "ceo@globex.test"}}}}
+    proc = gate(target, SMOKE_JOURNEYS=json.dumps(journeys))
+    assert_refused_before_any_request(proc, target)
+    assert "second_identity.inputs.email is 'ceo@globex.test'" in proc.stderr
+
+
+def test_a_reserved_cleanup_refusal_address_exits_2(target: LoggingServer) -> None:
+    journeys = {"onboarding": {"cleanup_refusal": {"email": "smoke+{{run_id}}@sandbox.test"}}}
+    proc = gate(target, SMOKE_JOURNEYS=json.dumps(journeys))
+    assert_refused_before_any_request(proc, target)
+    assert "a refusal of it would prove nothing" in proc.stderr
+
+
 def test_a_reserved_pattern_of_its_own_admits_another_products_identity(
     target: LoggingServer,
 ) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 from prefect import State, flow
 
+from smoke.catalog import closest
 from smoke.contracts import as_json
-from smoke.errors import PreconditionError
+from smoke.errors import ConfigError, PreconditionError
 from smoke.items import (
     as_count,
     expected_on_page,
@@ -332,6 +333,11 @@ async def tenant_isolation(ctx: Ctx) -> Passed:
     )
 
 
+def _did_you_mean(word: str, candidates: Any) -> str:
+    guess = closest(word, candidates)
+    return f" (did you mean {guess!r}?)" if guess else ""
+
+
 async def _rows_problems(
     ctx: Ctx, elements: list[UiElement], texts: dict[str, list[str]]
 ) -> list[str]:
@@ -341,7 +347,16 @@ async def _rows_problems(
     for element in elements:
         if element.rows_of is None:
             continue
-        endpoint = by_name[element.rows_of]
+        endpoint = by_name.get(element.rows_of)
+        if endpoint is None:
+            # Checked here, not when the contract loads: an app that replaces the
+            # endpoints may keep the sandbox's page settings without running them.
+            raise ConfigError(
+                f"dashboard.ui element {element.selector!r} has rows_of "
+                f"{element.rows_of!r}, which is no dashboard endpoint"
+                f"{_did_you_mean(element.rows_of, by_name)}. Endpoints: "
+                f"{', '.join(by_name) or '(none)'}."
+            )
         reply = await send(ctx, endpoint, auth="test", probe=False)
         if reply.status not in endpoint.expect_status:
             raise CheckSkipped(
@@ -387,7 +402,7 @@ async def ui(ctx: Ctx) -> Passed:
             problems.append(
                 f"never became ready ({spec.ready_selector} within {READY_TIMEOUT_MS} ms)"
             )
-        elements = spec.key_elements()
+        elements = spec.elements
         texts = {e.selector: await page.locator(e.selector).all_inner_texts() for e in elements}
         await settle(page)
         missing = [e.selector for e in elements if not texts[e.selector]]

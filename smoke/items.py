@@ -94,10 +94,10 @@ def order_problem(items: list[Any], field: str, descending: bool) -> str | None:
     for i in range(1, len(sortable)):
         before, after = sortable[i - 1], sortable[i]
         if (after > before) if descending else (after < before):
-            word = "newer/greater" if descending else "older/smaller"
+            word, order = ("greater", "desc") if descending else ("smaller", "asc")
             return (
-                f"item {i} ({field} {values[i]!r}) comes after item {i - 1} "
-                f"({values[i - 1]!r}) though it is {word}"
+                f"item {i} has {field} {values[i]!r}, {word} than item {i - 1}'s "
+                f"{values[i - 1]!r}: {field} {order} puts it first"
             )
     return None
 

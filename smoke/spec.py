@@ -478,13 +478,23 @@ class Endpoint(Request):
         return found.group(1), (found.group(2) or "asc").lower() == "desc"
 
 
+def _or_a_bare_selector(schema: dict[str, Any]) -> None:
+    """A key element's JSON Schema: the object, or a bare selector string."""
+    element = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [{"type": "string", "description": "A selector that must match."}, element]
+
+
 class UiElement(Strict):
     """A key element of the page, and what it must show.
 
-    ``text``: every element the selector matches shows exactly this (placeholders
-    filled, e.g. ``{{test_email}}``). ``rows_of``: each element is a row of that
-    endpoint's items and shows the ``fields`` of one of them, as the API answers it.
+    A bare selector (a string) must only match. ``text``: every element the selector
+    matches shows exactly this (placeholders filled, e.g. ``{{test_email}}``).
+    ``rows_of``: each element is a row of that endpoint's items and shows the
+    ``fields`` of one of them, as the API answers it.
     """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_or_a_bare_selector)
 
     selector: str = Field(min_length=1)
     text: str | None = None
@@ -495,6 +505,11 @@ class UiElement(Strict):
         default_factory=list,
         description="With rows_of: the dotted item fields each row shows (e.g. [message]).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_bare_selector(cls, value: Any) -> Any:
+        return {"selector": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _rows_need_fields(self) -> UiElement:
@@ -509,30 +524,14 @@ class UiSpec(Strict):
     path: str
     session_cookie: str | None = "session"
     ready_selector: str | None = None
-    elements: list[str | UiElement] = Field(
+    elements: list[UiElement] = Field(
         description="Key elements: a selector, or {selector, text} / {selector, rows_of, fields}."
     )
-
-    def key_elements(self) -> list[UiElement]:
-        """Every key element as a UiElement (a bare selector must only be present)."""
-        return [UiElement(selector=e) if isinstance(e, str) else e for e in self.elements]
 
 
 class DashboardSpec(JourneyBase):
     endpoints: list[Endpoint]
     ui: UiSpec | None = None
-
-    @model_validator(mode="after")
-    def _rows_of_names_an_endpoint(self) -> DashboardSpec:
-        names = [e.name for e in self.endpoints]
-        for element in self.ui.key_elements() if self.ui else []:
-            if element.rows_of is not None and element.rows_of not in names:
-                raise ValueError(
-                    f"ui element {element.selector!r} has rows_of {element.rows_of!r}, which "
-                    f"is no endpoint{_did_you_mean(element.rows_of, names)}; endpoints: "
-                    f"{', '.join(names) or '(none)'}"
-                )
-        return self
 
     @property
     def tenant_scoped(self) -> list[Endpoint]:

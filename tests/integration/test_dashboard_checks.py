@@ -192,3 +192,30 @@ def test_an_endpoint_without_paging_order_or_tenants_checks_only_its_answer(
     isolation = run(tmp_path, api, "tenant_isolation", plain)
     assert isolation.status is Status.SKIPPED
     assert isolation.skipped_because == "not_applicable"
+
+
+def test_records_added_while_paging_are_retried_not_failed(tmp_path: Path) -> None:
+    from smoke.retry import TransientError
+
+    api = ListApi()
+    served = api.__call__
+
+    def growing(request: httpx.Request) -> httpx.Response:
+        # Live activity: every read finds one more record than the one before.
+        api.data["acme"].insert(0, {"id": f"new-{len(api.data['acme'])}", "created_at": "2027"})
+        return served(request)
+
+    with pytest.raises(TransientError, match="items: total changed while the pages were read"):
+        run(tmp_path, growing, "items")  # type: ignore[arg-type]
+
+
+def test_isolation_is_not_judged_when_the_test_tenant_cannot_read_the_endpoint(
+    tmp_path: Path,
+) -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"error": "internal"})
+
+    result = run(tmp_path, broken, "tenant_isolation")  # type: ignore[arg-type]
+    assert result.status is Status.SKIPPED, result
+    assert result.skipped_because == "prerequisite"
+    assert "needs items readable: GET /items answered 500" in result.message

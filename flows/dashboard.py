@@ -1,4 +1,4 @@
-"""Dashboard journey: the feed, alerts and history APIs and the dashboard page."""
+"""Dashboard journey: the feed, alerts and history APIs (order, pages, tenants) and the page."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from flows.dashboard import endpoint_answers, tenant_isolation
 from smoke.config import SmokeConfig
 from smoke.results import CheckResult, Status
 from smoke.spec import load_spec
-from tasks.context import JourneyContext
+from tasks.journey import JourneyContext
 
 TOKENS = {"Bearer tok-test-0123456789": "acme", "Bearer tok-other-0123456789": "globex"}
 RECORDS = 12

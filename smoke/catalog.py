@@ -238,11 +238,20 @@ CATALOG: tuple[CheckDef, ...] = (
     CheckDef(
         "dashboard",
         "endpoint",
-        "the endpoint answers its contract, within budget, non-empty",
+        "the endpoint answers its contract, within budget, non-empty, in order and paged as asked",
         per="endpoint",
     ),
     CheckDef(
-        "dashboard", "ui", "the page renders its key elements with no errors", requires=("ui",)
+        "dashboard",
+        "tenant_isolation",
+        "each tenant gets items of its own from every tenant-scoped endpoint, none shared",
+        requires=("tenant_scoped",),
+    ),
+    CheckDef(
+        "dashboard",
+        "ui",
+        "the page renders its key elements, showing what they must, with no errors",
+        requires=("ui",),
     ),
     *(
         check

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from smoke import catalog
 from smoke.contracts import check_schema
@@ -644,21 +644,146 @@ class BillingSpec(JourneyBase):
     declined_card: str = "4000000000000002"
 
 
+class Pagination(Strict):
+    """How an endpoint pages: the query parameters it takes and where it says its total.
+
+    The endpoint check asks ``page_size`` items per page (smaller than the seeded data,
+    so a page size the endpoint ignores shows) and, with ``page_param`` and
+    ``total_field``, reads the last page the total implies and the page after it.
+    """
+
+    per_page_param: str = Field(
+        "per_page", min_length=1, description="The query parameter that sets the page size."
+    )
+    page_param: str | None = Field(
+        "page",
+        description="The query parameter of the 1-based page number; null: no page numbers.",
+    )
+    page_size: int = Field(
+        5,
+        ge=1,
+        description="The small page size to ask: the seeded data should hold more items.",
+    )
+    total_field: str | None = Field(
+        "total",
+        description="The dotted field with the number of records in all pages; null: none.",
+    )
+
+
+_ORDER_BY = re.compile(r"\s*([A-Za-z0-9_][A-Za-z0-9_.-]*)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
+
+
 class Endpoint(Request):
     name: str
     items_field: str = "items"
+    id_field: str = Field(
+        "id", min_length=1, description="The dotted field of an item that identifies it."
+    )
+    pagination: Pagination | None = Field(
+        None, description="How the endpoint pages; null: it does not (nothing to check)."
+    )
+    order_by: str | None = Field(
+        None,
+        description=(
+            "The order the items must come in: a dotted item field and asc or desc "
+            "(e.g. `created_at desc`); null: any order."
+        ),
+    )
+    tenant_scoped: bool = Field(
+        False,
+        description=(
+            "Each identity gets only its own tenant's items: dashboard.tenant_isolation "
+            "reads it as the other identity too and fails on an item id both get."
+        ),
+    )
+
+    @field_validator("order_by")
+    @classmethod
+    def _order_by_is_a_field_and_direction(cls, value: str | None) -> str | None:
+        if value is not None and not _ORDER_BY.fullmatch(value):
+            raise ValueError(
+                "order_by must be an item field and a direction, e.g. `created_at desc`"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tenant_scoped_is_read_as_the_test_identity(self) -> Endpoint:
+        if self.tenant_scoped and self.auth not in (None, "test"):
+            raise ValueError(
+                f"tenant_scoped compares the test identity's items with the other "
+                f"identity's, so the endpoint must be read as the test identity (auth is "
+                f"{self.auth!r}; leave it unset or set test)"
+            )
+        return self
+
+    def sort_key(self) -> tuple[str, bool] | None:
+        """``order_by`` as (dotted field, descending); None when the order is free."""
+        if self.order_by is None:
+            return None
+        found = _ORDER_BY.fullmatch(self.order_by)
+        assert found is not None  # validated above
+        return found.group(1), (found.group(2) or "asc").lower() == "desc"
+
+
+def _or_a_bare_selector(schema: dict[str, Any]) -> None:
+    """A key element's JSON Schema: the object, or a bare selector string."""
+    element = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [{"type": "string", "description": "A selector that must match."}, element]
+
+
+class UiElement(Strict):
+    """A key element of the page, and what it must show.
+
+    A bare selector (a string) must only match. ``text``: every element the selector
+    matches shows exactly this (placeholders filled, e.g. ``{{test_email}}``).
+    ``rows_of``: each element is a row of that endpoint's items and shows the
+    ``fields`` of one of them, as the API answers it.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_or_a_bare_selector)
+
+    selector: str = Field(min_length=1)
+    text: str | None = None
+    rows_of: str | None = Field(
+        None, description="The endpoint (by name) whose items these elements show."
+    )
+    fields: list[str] = Field(
+        default_factory=list,
+        description="With rows_of: the dotted item fields each row shows (e.g. [message]).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_bare_selector(cls, value: Any) -> Any:
+        return {"selector": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _rows_need_fields(self) -> UiElement:
+        if self.rows_of is not None and not self.fields:
+            raise ValueError("rows_of needs fields: the item fields each row shows")
+        if self.fields and self.rows_of is None:
+            raise ValueError("fields needs rows_of: the endpoint whose items the rows show")
+        return self
 
 
 class UiSpec(Strict):
     path: str
     session_cookie: str | None = "session"
     ready_selector: str | None = None
-    elements: list[str]
+    elements: list[UiElement] = Field(
+        description="Key elements: a selector, or {selector, text} / {selector, rows_of, fields}."
+    )
 
 
 class DashboardSpec(JourneyBase):
     endpoints: list[Endpoint]
     ui: UiSpec | None = None
+
+    @property
+    def tenant_scoped(self) -> list[Endpoint]:
+        """The endpoints whose items belong to the calling identity's tenant."""
+        return [e for e in self.endpoints if e.tenant_scoped]
 
 
 class SuiteSpec(Strict):

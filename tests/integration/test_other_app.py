@@ -65,6 +65,7 @@ HEALTHY: dict[str, Status] = {
     "onboarding.bad_token_refused": SKIPPED,
     "billing.journey": SKIPPED,  # enabled: false
     "dashboard.tasks": PASSED,
+    "dashboard.tenant_isolation": PASSED,  # the second org's tasks, none shared
     "dashboard.ui": SKIPPED,  # ui: null
     "dashboard.anonymous_refused": PASSED,
     "dashboard.bad_token_refused": PASSED,

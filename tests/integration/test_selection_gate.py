@@ -29,6 +29,7 @@ def test_a_selected_gate_runs_only_what_was_selected_and_lists_the_rest(run_gate
         "dashboard.feed",
         "dashboard.alerts",
         "dashboard.history",
+        "dashboard.tenant_isolation",
         "dashboard.anonymous_refused",
         "dashboard.bad_token_refused",
     }

@@ -147,8 +147,22 @@ def test_the_catalogue_s_needs_and_requires_name_real_things(suite: SuiteSpec) -
         assert set(declared.needs) <= own, declared.key
         part = type(suite.journey(declared.journey))
         for field in declared.requires:
-            named = field in part.model_fields or isinstance(getattr(part, field, None), property)
-            assert named, f"{declared.key} requires {field}"
+            # A field of the contract, or a property read from its fields (the
+            # dashboard's tenant-scoped endpoints).
+            derived = isinstance(getattr(part, field, None), property)
+            assert field in part.model_fields or derived, f"{declared.key} requires {field}"
+
+
+def test_tenant_isolation_of_the_dashboard_is_not_applicable_without_scoped_endpoints(
+    suite: SuiteSpec,
+) -> None:
+    plain = load_spec(
+        inline={"dashboard": {"endpoints": [{"name": "tasks", "path": "/v1/tasks"}], "ui": None}}
+    )
+    assert _row(listing(suite, None, None), "dashboard.tenant_isolation").on
+    row = _row(listing(plain, None, None), "dashboard.tenant_isolation")
+    assert not row.on
+    assert row.off_because == "not_applicable"
 
 
 def _row(rows: list, key: str):  # type: ignore[no-untyped-def]

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cli import postgres
 from cli.startup import StartUps, wait_until
 from smoke.config import start_timeout_s
 from smoke.errors import ConfigError, SmokeSystemError
@@ -52,6 +53,8 @@ class LocalServer:
     home: Path
     # Started for one command (``--ephemeral``), not recorded, stopped with it.
     temporary: bool = False
+    # PostgreSQL's URL, password hidden; None: SQLite in the Prefect home.
+    database: str | None = None
 
     @property
     def ui_url(self) -> str:
@@ -88,7 +91,12 @@ def recorded_server(home: Path | None = None) -> LocalServer | None:
     home = home or prefect_home()
     try:
         state = json.loads((home / STATE_FILE).read_text())
-        server = LocalServer(pid=int(state["pid"]), port=int(state["port"]), home=home)
+        server = LocalServer(
+            pid=int(state["pid"]),
+            port=int(state["port"]),
+            home=home,
+            database=state.get("database"),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return server if server.alive() else None
@@ -112,7 +120,11 @@ PR_SET_PDEATHSIG = 1
 
 
 def spawn(
-    port: int | None = None, *, temporary: bool = False, say: Callable[[str], None] = print
+    port: int | None = None,
+    *,
+    temporary: bool = False,
+    say: Callable[[str], None] = print,
+    database_url: str | None = None,
 ) -> LocalServer:
     """Start ``prefect server start`` detached; it answers a little later.
 
@@ -137,6 +149,8 @@ def spawn(
         # Its UI asks this address for the API; by default it would ask port 4200.
         "PREFECT_UI_API_URL": f"http://{HOST}:{port}/api",
     }
+    if database_url:
+        env |= dict.fromkeys(postgres.URL_ENVS, database_url)
     log_path = home / (TEMPORARY_LOG_FILE if temporary else LOG_FILE)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -149,10 +163,14 @@ def spawn(
             start_new_session=True,
             preexec_fn=_die_with_parent if temporary else None,
         )
-    server = LocalServer(pid=process.pid, port=port, home=home, temporary=temporary)
+    database = postgres.safe(database_url) if database_url else None
+    server = LocalServer(
+        pid=process.pid, port=port, home=home, temporary=temporary, database=database
+    )
     if temporary:
         return server
-    (home / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
+    state = {"pid": process.pid, "port": port, "database": database}
+    (home / STATE_FILE).write_text(json.dumps(state))
     say(f"Starting a local Prefect server on {server.ui_url} (log {server.log_path})")
     return server
 
@@ -227,18 +245,36 @@ def configured_api_url() -> str | None:
     return str(value) if value else None
 
 
-def cmd_start(port: int | None) -> int:
-    """``smoke server start``: start it unless it runs, wait until it answers."""
+def cmd_start(port: int | None, use_postgres: bool = False) -> int:
+    """``smoke server start``: start it unless it runs, wait until it answers.
+
+    ``use_postgres``: on PostgreSQL (``cli.postgres``) instead of SQLite.
+    """
     server = recorded_server()
     if server is not None and port and port != server.port:
         raise ConfigError(
             f"A local Prefect server already runs on port {server.port} for PREFECT_HOME "
             f"{server.home}; stop it first (`smoke server stop`) to use port {port}."
         )
+    if server is not None and use_postgres and server.database is None:
+        raise ConfigError(
+            f"A local Prefect server on SQLite already runs for PREFECT_HOME {server.home}; "
+            "stop it first (`smoke server stop`) to start it on PostgreSQL."
+        )
     label = waiting_label()
-    if server is None:
-        server = spawn(port)
     startups = StartUps()
+    if server is None:
+        database_url = None
+        if use_postgres:
+            database_url = postgres.configured_url()
+            if database_url is None:
+                home = prefect_home()
+                database_url = startups.result(
+                    startups.start("PostgreSQL", lambda: postgres.start(home))
+                )
+            elif postgres.ensure_database(database_url):
+                label = "Prefect's server (its first start migrates a new database)"
+        server = spawn(port, database_url=database_url)
     try:
         startups.result(startups.start(label, lambda: wait_ready(server)))
     except BaseException:
@@ -247,6 +283,7 @@ def cmd_start(port: int | None) -> int:
     print(f"Prefect server running (pid {server.pid}), log {server.log_path}")
     print(f"  UI:  {server.ui_url}")
     print(f"  API: {server.api_url}  (smoke gate|demo|journey|history use it while it runs)")
+    print(f"  database: {server.database or 'SQLite in the Prefect home'}")
     print("  stop it with: smoke server stop")
     return 0
 
@@ -256,8 +293,11 @@ def cmd_stop() -> int:
     server = recorded_server()
     if server is None or not stop_server(server):
         print(f"No local Prefect server runs for PREFECT_HOME {prefect_home()}.")
-        return 0
-    print(f"Stopped the local Prefect server (pid {server.pid}, port {server.port}).")
+    else:
+        print(f"Stopped the local Prefect server (pid {server.pid}, port {server.port}).")
+    # After the server, which holds connections to it; also one a crashed server left.
+    if (pid := postgres.stop(prefect_home())) is not None:
+        print(f"Stopped the local PostgreSQL (pid {pid}).")
     return 0
 
 
@@ -272,6 +312,7 @@ def cmd_status() -> int:
     print(f"Prefect server running (pid {server.pid}), {state}, log {server.log_path}")
     print(f"  UI:  {server.ui_url}")
     print(f"  API: {server.api_url}")
+    print(f"  database: {server.database or 'SQLite in the Prefect home'}")
     return 0 if state == "answering" else 1
 
 

@@ -19,6 +19,7 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from smoke.config import start_timeout_s
 from smoke.errors import ConfigError, SmokeSystemError
@@ -64,6 +65,15 @@ class Cluster:
             return None
         return (pid, port) if b"postgres" in cmdline else None
 
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of PostgreSQL's own log, for an error message."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as e:
+            return f"PostgreSQL's log {self.log_path}: not readable ({e.strerror})"
+        tail = "\n".join(text.splitlines()[-lines:]) if text.strip() else "(empty)"
+        return f"Last lines of PostgreSQL's log {self.log_path}:\n{tail}"
+
     def url(self, port: int) -> str:
         password = self.password_file.read_text().strip()
         return f"{DRIVER}://{DB_USER}:{password}@127.0.0.1:{port}/{DB_NAME}"
@@ -84,6 +94,11 @@ def configured_url() -> str | None:
                 )
             return url
     return None
+
+
+def is_local(url: str) -> bool:
+    """The URL names a server on this machine's loopback (the local cluster is one)."""
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def safe(url: str) -> str:
@@ -187,29 +202,37 @@ def start(home: Path) -> str:
         from cli.server import _free_port
 
         port = _free_port()
+        # -w: pg_ctl returns once the server accepts connections, bounded only to turn a
+        # hang into an error (SMOKE_START_TIMEOUT_S).
         timeout = str(int(start_timeout_s()))
-        _run(
-            [
-                str(binaries / "pg_ctl"),
-                "start",
-                "-D",
-                str(c.data),
-                "-l",
-                str(c.log_path),
-                "-w",
-                "-t",
-                timeout,
-                "-o",
-                f"-p {port}",
-            ],
-            user,
-            c.root,
-        )
+        try:
+            _run(
+                [
+                    str(binaries / "pg_ctl"),
+                    "start",
+                    "-D",
+                    str(c.data),
+                    "-l",
+                    str(c.log_path),
+                    "-w",
+                    "-t",
+                    timeout,
+                    "-o",
+                    f"-p {port}",
+                ],
+                user,
+                c.root,
+            )
+        except SmokeSystemError as e:
+            raise SmokeSystemError(f"{e}\n{c.log_tail()}") from None
         running = c.running()
         if running is None:
-            raise SmokeSystemError(f"PostgreSQL did not start; its log: {c.log_path}")
+            raise SmokeSystemError(f"PostgreSQL did not start.\n{c.log_tail()}")
     url = c.url(running[1])
-    ensure_database(url)
+    try:
+        ensure_database(url)
+    except SmokeSystemError as e:
+        raise SmokeSystemError(f"{e}\n{c.log_tail()}") from None
     return url
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,20 @@ def _postgres_or_skip() -> None:
         pytest.skip(str(e))
 
 
+def _logs(home: Path, *more: Path) -> str:
+    """The tails of the server's, PostgreSQL's (and any other) logs, for a failure message:
+    the test's folder may be gone before anyone reads them."""
+    paths = [home / "smoke-server.log", postgres.cluster(home).log_path, *more]
+    parts = []
+    for path in paths:
+        try:
+            tail = "\n".join(path.read_text(errors="replace").splitlines()[-40:])
+        except OSError as e:
+            tail = f"({e.strerror})"
+        parts.append(f"--- {path}:\n{tail}")
+    return "\n" + "\n".join(parts)
+
+
 def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -43,8 +58,11 @@ def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: 
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     pids: list[int] = []
     try:
+        started = time.monotonic()
         start = run_smoke(["server", "start", "--port", "0", "--postgres"], env=env, cwd=tmp_path)
-        assert start.returncode == 0, start.stdout + start.stderr
+        # The figure a reader looks for (run with -s): initdb, PostgreSQL, migrations.
+        print(f"[postgres] smoke server start --postgres: {time.monotonic() - started:.1f} s")
+        assert start.returncode == 0, start.stdout + start.stderr + _logs(home)
         assert re.search(
             r"database: postgresql\+asyncpg://prefect:\*\*\*@127\.0\.0\.1:", start.stdout
         )
@@ -53,10 +71,11 @@ def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: 
         assert running is not None
         pids = [state["pid"], running[0]]
         again = run_smoke(["server", "start", "--postgres"], env=env, cwd=tmp_path)
-        assert again.returncode == 0 and f"(pid {state['pid']})" in again.stdout
+        assert again.returncode == 0, again.stdout + again.stderr + _logs(home)
+        assert f"(pid {state['pid']})" in again.stdout
 
         deploy = run_smoke(["deploy"], env=env, cwd=tmp_path)
-        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        assert deploy.returncode == 0, deploy.stdout + deploy.stderr + _logs(home)
         worker_env = env | {"PREFECT_API_URL": f"http://127.0.0.1:{state['port']}/api"}
         with process_worker(worker_env, tmp_path):
             gate = run_smoke(
@@ -65,7 +84,9 @@ def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: 
                 cwd=tmp_path,
                 timeout=600,
             )
-        assert gate.returncode == 0, gate.stdout[-4000:] + gate.stderr[-2000:]
+        assert gate.returncode == 0, (
+            gate.stdout[-4000:] + gate.stderr[-2000:] + _logs(home, tmp_path / "worker.log")
+        )
         assert json.loads((tmp_path / "r.json").read_text())["verdict"] == "PASS"
         run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", gate.stdout)
         assert run_id, gate.stdout[-2000:]
@@ -96,4 +117,5 @@ def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: 
         stop = run_smoke(["server", "stop"], env=env, cwd=tmp_path)
     assert stop.returncode == 0, stop.stdout + stop.stderr
     assert "Stopped the local PostgreSQL" in stop.stdout
-    assert pids and not any(_running(pid) for pid in pids)
+    assert pids
+    assert not any(_running(pid) for pid in pids)

@@ -11,12 +11,15 @@ user. Either way the database is created when missing. No system cluster is touc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -237,17 +240,40 @@ def start(home: Path) -> str:
 
 
 def stop(home: Path) -> int | None:
-    """Stop the local cluster if it runs; its pid then."""
+    """Stop the local cluster if it runs; its pid then.
+
+    A fast shutdown, as ``pg_ctl stop -m fast`` does it: SIGINT to the postmaster, then
+    wait until it is gone. Not through ``pg_ctl`` as the ``postgres`` user: that needs
+    search permission on every folder above the data dir, which another program may have
+    taken back since the start (pytest resets ``/tmp/pytest-of-<user>`` to 0700 whenever
+    a session starts), and the cluster was then left running.
+    """
     c = cluster(home)
     running = c.running()
     if running is None:
         return None
-    _run(
-        [str(bin_dir() / "pg_ctl"), "stop", "-D", str(c.data), "-m", "fast", "-w"],
-        _user(),
-        c.root,
-    )
-    return running[0]
+    pid = running[0]
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    timeout_s = start_timeout_s()
+    deadline = time.monotonic() + timeout_s
+    while _runs(pid):
+        if time.monotonic() > deadline:
+            raise SmokeSystemError(
+                f"PostgreSQL (pid {pid}) did not stop within {timeout_s:g} s of a fast "
+                f"shutdown request.\n{c.log_tail()}"
+            )
+        time.sleep(0.1)
+    return pid
+
+
+def _runs(pid: int) -> bool:
+    """``pid`` exists and is not a zombie (the postmaster is not this process's child)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def ensure_database(url: str) -> bool:

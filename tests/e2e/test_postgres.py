@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,7 +55,9 @@ def _running(pid: int) -> bool:
 
 def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: Path) -> None:
     _postgres_or_skip()
-    home = tmp_path / "prefect-home"
+    # Not under tmp_path: as root the cluster runs as `postgres`, which must reach its data
+    # dir, and pytest resets /tmp/pytest-of-<user> to 0700 whenever any session starts.
+    home = Path(tempfile.mkdtemp(prefix="smoke-pg-home-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMOKE_", "PREFECT_"))}
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     pids: list[int] = []
@@ -115,7 +119,10 @@ def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: 
         assert not (home / "prefect.db").exists()
     finally:
         stop = run_smoke(["server", "stop"], env=env, cwd=tmp_path)
-    assert stop.returncode == 0, stop.stdout + stop.stderr
+        logs = _logs(home)
+        if stop.returncode == 0:
+            shutil.rmtree(home, ignore_errors=True)
+    assert stop.returncode == 0, stop.stdout + stop.stderr + logs
     assert "Stopped the local PostgreSQL" in stop.stdout
     assert pids
     assert not any(_running(pid) for pid in pids)

@@ -94,3 +94,21 @@ def test_a_connection_url_that_is_not_postgres_is_refused(
     monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", "sqlite+aiosqlite:///x.db")
     with pytest.raises(ConfigError, match=r"is not a PostgreSQL URL; it must start with"):
         postgres.configured_url()
+
+
+def test_stopping_the_local_cluster_signals_its_postmaster_and_waits_until_it_is_gone(
+    tmp_path: Path,
+) -> None:
+    # A stand-in postmaster ("postgres" in its command line) that a fast shutdown (SIGINT)
+    # ends; no pg_ctl, so no folder above the data dir needs to be reachable.
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "postgres"])
+    cluster = postgres.cluster(tmp_path)
+    cluster.data.mkdir(parents=True)
+    (cluster.data / "postmaster.pid").write_text(f"{stand_in.pid}\n{cluster.data}\n0\n5432\n")
+    try:
+        assert postgres.stop(tmp_path) == stand_in.pid
+        assert stand_in.wait(timeout=5) != 0  # ended by the signal, not by its sleep
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+    assert postgres.stop(tmp_path) is None  # nothing runs any more

@@ -314,7 +314,8 @@ def cmd_start(port: int | None, use_postgres: bool = False) -> int:
     except BaseException:
         stop_server(server)
         if started_cluster:  # nothing else uses the cluster this command started
-            postgres.stop(server.home)
+            with contextlib.suppress(SmokeSystemError):  # the start's own error matters
+                postgres.stop(server.home)
         raise
     print(f"Prefect server running (pid {server.pid}), log {server.log_path}")
     print(f"  UI:  {server.ui_url}")

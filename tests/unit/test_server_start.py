@@ -101,7 +101,14 @@ def test_stopping_the_local_cluster_signals_its_postmaster_and_waits_until_it_is
 ) -> None:
     # A stand-in postmaster ("postgres" in its command line) that a fast shutdown (SIGINT)
     # ends; no pg_ctl, so no folder above the data dir needs to be reachable.
-    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "postgres"])
+    stand_in = subprocess.Popen(
+        [sys.executable, "-c", "import time; print(flush=True); time.sleep(60)", "postgres"],
+        stdout=subprocess.PIPE,
+    )
+    # Its first line: its exec is done, so its command line reads whole (the same moment
+    # that the liveness fix is about; a real postmaster is long past it).
+    assert stand_in.stdout is not None
+    stand_in.stdout.readline()
     cluster = postgres.cluster(tmp_path)
     cluster.data.mkdir(parents=True)
     (cluster.data / "postmaster.pid").write_text(f"{stand_in.pid}\n{cluster.data}\n0\n5432\n")
@@ -111,4 +118,5 @@ def test_stopping_the_local_cluster_signals_its_postmaster_and_waits_until_it_is
     finally:
         stand_in.kill()
         stand_in.wait()
+        stand_in.stdout.close()
     assert postgres.stop(tmp_path) is None  # nothing runs any more

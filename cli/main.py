@@ -233,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="default 4200 (a free port when taken); 0: a free port",
     )
+    start.add_argument(
+        "--postgres",
+        action="store_true",
+        help="on PostgreSQL: PREFECT_API_DATABASE_CONNECTION_URL, else a local one "
+        "under the Prefect home (needs PostgreSQL's server programs)",
+    )
     server_sub.add_parser("stop", help="stop the server `smoke server start` started")
     server_sub.add_parser("status", help="is it running; where is its UI (exit 1 when not)")
 
@@ -468,7 +474,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     from cli import server
 
     if args.server_command == "start":
-        return server.cmd_start(args.port)
+        return server.cmd_start(args.port, args.postgres)
     if args.server_command == "stop":
         return server.cmd_stop()
     return server.cmd_status()

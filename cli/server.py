@@ -23,9 +23,10 @@ import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli import postgres
 from cli.startup import StartUps, wait_until
 from smoke.config import start_timeout_s
 from smoke.errors import ConfigError, SmokeSystemError
@@ -52,6 +53,10 @@ class LocalServer:
     home: Path
     # Started for one command (``--ephemeral``), not recorded, stopped with it.
     temporary: bool = False
+    # PostgreSQL's URL, password hidden; None: SQLite in the Prefect home.
+    database: str | None = None
+    # The child process, when this command started it: its exit status is the truth.
+    process: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
 
     @property
     def ui_url(self) -> str:
@@ -66,13 +71,26 @@ class LocalServer:
         return self.home / (TEMPORARY_LOG_FILE if self.temporary else LOG_FILE)
 
     def alive(self) -> bool:
-        """The recorded process still runs and is a Prefect server (not a reused pid)."""
-        _reap(self.pid)
-        try:
-            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return False
-        return b"server" in cmdline and any(b"prefect" in part for part in cmdline)
+        """The process still runs and is a Prefect server (not a reused pid).
+
+        A server this command started is asked through its process handle, never through
+        /proc: its ``cmdline`` reads empty for a moment after ``Popen`` returns (the
+        kernel closes the close-on-exec pipe ``Popen`` waits on before it sets up the new
+        program's arguments), and on a busy machine the first check of a starting server
+        fell in that moment and called it dead, with its log still empty.
+        """
+        if self.process is not None:
+            return self.process.poll() is None
+        return _runs_prefect_server(self.pid)
+
+    def exit_status(self) -> str:
+        """How the process this command started ended, for an error message."""
+        code = self.process.poll() if self.process is not None else None
+        if code is None:
+            return "exit status unknown"
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
 
     def healthy(self, timeout_s: float = 5.0) -> bool:
         """``/api/health`` answers 200."""
@@ -88,7 +106,12 @@ def recorded_server(home: Path | None = None) -> LocalServer | None:
     home = home or prefect_home()
     try:
         state = json.loads((home / STATE_FILE).read_text())
-        server = LocalServer(pid=int(state["pid"]), port=int(state["port"]), home=home)
+        server = LocalServer(
+            pid=int(state["pid"]),
+            port=int(state["port"]),
+            home=home,
+            database=state.get("database"),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return server if server.alive() else None
@@ -112,7 +135,11 @@ PR_SET_PDEATHSIG = 1
 
 
 def spawn(
-    port: int | None = None, *, temporary: bool = False, say: Callable[[str], None] = print
+    port: int | None = None,
+    *,
+    temporary: bool = False,
+    say: Callable[[str], None] = print,
+    database_url: str | None = None,
 ) -> LocalServer:
     """Start ``prefect server start`` detached; it answers a little later.
 
@@ -133,10 +160,14 @@ def spawn(
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env |= SERVER_ENV | (TEMPORARY_ENV if temporary else {})
     env |= {
+        # What it prints reaches its log at once, so the log of a failed start is whole.
+        "PYTHONUNBUFFERED": "1",
         "PREFECT_HOME": str(home),
         # Its UI asks this address for the API; by default it would ask port 4200.
         "PREFECT_UI_API_URL": f"http://{HOST}:{port}/api",
     }
+    if database_url:
+        env |= dict.fromkeys(postgres.URL_ENVS, database_url)
     log_path = home / (TEMPORARY_LOG_FILE if temporary else LOG_FILE)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -149,10 +180,19 @@ def spawn(
             start_new_session=True,
             preexec_fn=_die_with_parent if temporary else None,
         )
-    server = LocalServer(pid=process.pid, port=port, home=home, temporary=temporary)
+    database = postgres.safe(database_url) if database_url else None
+    server = LocalServer(
+        pid=process.pid,
+        port=port,
+        home=home,
+        temporary=temporary,
+        database=database,
+        process=process,
+    )
     if temporary:
         return server
-    (home / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
+    state = {"pid": process.pid, "port": port, "database": database}
+    (home / STATE_FILE).write_text(json.dumps(state))
     say(f"Starting a local Prefect server on {server.ui_url} (log {server.log_path})")
     return server
 
@@ -173,11 +213,11 @@ def waiting_label(home: Path | None = None) -> str:
 
 
 def wait_ready(server: LocalServer) -> float:
-    """Wait until ``server`` answers its health check; SmokeSystemError with its log if not."""
+    """Wait until ``server`` answers its health check; SmokeSystemError with its logs if not."""
 
     def failed() -> str | None:
         if not server.alive():
-            return f"Prefect's server exited while starting. Last lines of {server.log_path}:\n{_tail(server.log_path)}"
+            return f"Prefect's server exited while starting ({server.exit_status()})."
         return None
 
     try:
@@ -185,7 +225,17 @@ def wait_ready(server: LocalServer) -> float:
             server.healthy, what="Prefect's server", timeout_s=start_timeout_s(), failed=failed
         )
     except (RuntimeError, TimeoutError) as e:
-        raise SmokeSystemError(f"{e}\nIts log: {server.log_path}") from None
+        raise SmokeSystemError(f"{e}\n{start_logs(server)}") from None
+
+
+def start_logs(server: LocalServer) -> str:
+    """The last lines of the server's log, and of PostgreSQL's when it runs on the local
+    cluster: what a failed start shows, so the cause is in the message itself."""
+    parts = [f"Last lines of {server.log_path}:\n{_tail(server.log_path, 30)}"]
+    local_cluster = postgres.cluster(server.home)
+    if server.database and postgres.is_local(server.database) and local_cluster.log_path.exists():
+        parts.append(local_cluster.log_tail())
+    return "\n".join(parts)
 
 
 def stop_server(server: LocalServer) -> bool:
@@ -227,26 +277,50 @@ def configured_api_url() -> str | None:
     return str(value) if value else None
 
 
-def cmd_start(port: int | None) -> int:
-    """``smoke server start``: start it unless it runs, wait until it answers."""
+def cmd_start(port: int | None, use_postgres: bool = False) -> int:
+    """``smoke server start``: start it unless it runs, wait until it answers.
+
+    ``use_postgres``: on PostgreSQL (``cli.postgres``) instead of SQLite.
+    """
     server = recorded_server()
     if server is not None and port and port != server.port:
         raise ConfigError(
             f"A local Prefect server already runs on port {server.port} for PREFECT_HOME "
             f"{server.home}; stop it first (`smoke server stop`) to use port {port}."
         )
+    if server is not None and use_postgres and server.database is None:
+        raise ConfigError(
+            f"A local Prefect server on SQLite already runs for PREFECT_HOME {server.home}; "
+            "stop it first (`smoke server stop`) to start it on PostgreSQL."
+        )
     label = waiting_label()
-    if server is None:
-        server = spawn(port)
     startups = StartUps()
+    started_cluster = False
+    if server is None:
+        database_url = None
+        if use_postgres:
+            database_url = postgres.configured_url()
+            if database_url is None:
+                home = prefect_home()
+                started_cluster = postgres.cluster(home).running() is None
+                database_url = startups.result(
+                    startups.start("PostgreSQL", lambda: postgres.start(home))
+                )
+            elif postgres.ensure_database(database_url):
+                label = "Prefect's server (its first start migrates a new database)"
+        server = spawn(port, database_url=database_url)
     try:
         startups.result(startups.start(label, lambda: wait_ready(server)))
     except BaseException:
         stop_server(server)
+        if started_cluster:  # nothing else uses the cluster this command started
+            with contextlib.suppress(SmokeSystemError):  # the start's own error matters
+                postgres.stop(server.home)
         raise
     print(f"Prefect server running (pid {server.pid}), log {server.log_path}")
     print(f"  UI:  {server.ui_url}")
     print(f"  API: {server.api_url}  (smoke gate|demo|journey|history use it while it runs)")
+    print(f"  database: {server.database or 'SQLite in the Prefect home'}")
     print("  stop it with: smoke server stop")
     return 0
 
@@ -256,8 +330,11 @@ def cmd_stop() -> int:
     server = recorded_server()
     if server is None or not stop_server(server):
         print(f"No local Prefect server runs for PREFECT_HOME {prefect_home()}.")
-        return 0
-    print(f"Stopped the local Prefect server (pid {server.pid}, port {server.port}).")
+    else:
+        print(f"Stopped the local Prefect server (pid {server.pid}, port {server.port}).")
+    # After the server, which holds connections to it; also one a crashed server left.
+    if (pid := postgres.stop(prefect_home())) is not None:
+        print(f"Stopped the local PostgreSQL (pid {pid}).")
     return 0
 
 
@@ -272,6 +349,7 @@ def cmd_status() -> int:
     print(f"Prefect server running (pid {server.pid}), {state}, log {server.log_path}")
     print(f"  UI:  {server.ui_url}")
     print(f"  API: {server.api_url}")
+    print(f"  database: {server.database or 'SQLite in the Prefect home'}")
     return 0 if state == "answering" else 1
 
 
@@ -295,10 +373,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _reap(pid: int) -> None:
-    """Collect ``pid`` if it is an exited child of this process (else it reads as alive)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+def _runs_prefect_server(pid: int) -> bool:
+    """``pid`` runs (not a zombie) and its command line is ``prefect ... server ...``."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, IndexError):
+        return False
+    if state in ("Z", "X"):
+        return False
+    return b"server" in cmdline and any(b"prefect" in part for part in cmdline)
 
 
 def _forget(server: LocalServer) -> None:
@@ -310,6 +394,7 @@ def _forget(server: LocalServer) -> None:
 
 def _tail(path: Path, lines: int = 15) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+        text = path.read_text(errors="replace")
+    except OSError as e:
+        return f"(not readable: {e.strerror})"
+    return "\n".join(text.splitlines()[-lines:]) if text.strip() else "(empty)"

@@ -19,7 +19,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from tests.support.prefect_server import PREFECT, SMOKE, PrefectServer, run_smoke
+from tests.support.prefect_server import SMOKE, PrefectServer, process_worker, run_smoke
 from tests.support.processes import alive, descendants, flow_run_processes
 
 pytestmark = pytest.mark.e2e
@@ -40,24 +40,8 @@ def deployed(
     assert "work pool smoke: exists" in second.stdout
     assert "automation smoke-gate-crashed: exists" in second.stdout
     assert "monitor sandbox: exists (0 0 1 1 *)" in second.stdout
-    log = (cwd / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [PREFECT, "worker", "start", "--pool", "smoke", "--limit", "4"],
-        env=env,
-        cwd=cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with process_worker(env, cwd):
         yield env
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-        log.close()
 
 
 def test_gate_via_deployment_passes_on_the_healthy_sandbox(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -93,3 +96,25 @@ def run_smoke(
     return subprocess.run(
         [SMOKE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+@contextmanager
+def process_worker(env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A `prefect worker start` on the `smoke` pool (log in ``cwd``), stopped by its pid."""
+    with (cwd / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", "smoke", "--limit", "4"],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield worker
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)

@@ -100,11 +100,14 @@ def test_stopping_the_local_cluster_signals_its_postmaster_and_waits_until_it_is
     tmp_path: Path,
 ) -> None:
     # A stand-in postmaster ("postgres" in its command line) that a fast shutdown (SIGINT)
-    # ends; no pg_ctl, so no folder above the data dir needs to be reachable.
-    stand_in = subprocess.Popen(
-        [sys.executable, "-c", "import time; print(flush=True); time.sleep(60)", "postgres"],
-        stdout=subprocess.PIPE,
+    # ends; no pg_ctl, so no folder above the data dir needs to be reachable. It handles
+    # SIGINT itself, as a postmaster does: a shell's background job (a CI runner's) starts
+    # with SIGINT ignored, and Python would inherit that.
+    code = (
+        "import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "print(flush=True); time.sleep(60)"
     )
+    stand_in = subprocess.Popen([sys.executable, "-c", code, "postgres"], stdout=subprocess.PIPE)
     # Its first line: its exec is done, so its command line reads whole (the same moment
     # that the liveness fix is about; a real postmaster is long past it).
     assert stand_in.stdout is not None

@@ -637,6 +637,133 @@ CATALOGUE: tuple[Mutation, ...] = (
         gap="dashboard.ui waits for the page to become ready and counts failed requests: it "
         "should fail.",
     ),
+    # --- written from the sandbox's sources alone, without reading the checks -----------
+    Mutation(
+        id="preflight.health_mail_probe_renamed",
+        journey="preflight",
+        kind="lie in a status",
+        effect="the mail probe looks for the SMTP controller's thread under a name it does "
+        "not have: /health answers 503 `unhealthy` with mail `down` while mail works",
+        file="sandbox/mail.py",
+        old='        thread = getattr(self._controller, "_thread", None)\n',
+        new='        thread = getattr(self._controller, "thread", None)\n',
+        gap="A preflight check of /health should expect 200, status `healthy` and every "
+        "dependency `ok` on a healthy target.",
+    ),
+    Mutation(
+        id="preflight.health_version_without_patch",
+        journey="preflight",
+        kind="lie in a status",
+        effect="/health reports the release without its patch number (`2.7` for 2.7.1): a "
+        "deploy check cannot tell whether the intended release is live",
+        file="sandbox/health.py",
+        old='        "version": version,\n',
+        new='        "version": version.rpartition(".")[0] or version,\n',
+        gap="A preflight version check should compare /health's version with the exact "
+        "release the target is expected to run, not only its presence or shape.",
+    ),
+    Mutation(
+        id="auth.redirect_uri_any_host",
+        journey="auth",
+        kind="dropped check",
+        effect="the IdP's authorize endpoint accepts a redirect_uri on any host: an attacker's "
+        "link gets a signed-in user's authorization code sent to the attacker's site",
+        file="sandbox/idp.py",
+        old='    return parts.hostname in {"localhost", "127.0.0.1", request.url.hostname}\n',
+        new="    return bool(parts.hostname)  # preview deployments run on their own host names\n",
+        gap="An auth check should open /idp/authorize with a redirect_uri on a foreign host "
+        "(https://evil.example/cb) and expect the 400 sign-in error, not a login form.",
+    ),
+    Mutation(
+        id="auth.discovery_token_endpoint_moved",
+        journey="auth",
+        kind="wrong target",
+        effect="the OpenID discovery document names /oauth/token as the token endpoint, a "
+        "route that answers 404: every OIDC client configured from discovery cannot sign in",
+        file="sandbox/idp.py",
+        old='        "token_endpoint": f"{base}/idp/token",\n',
+        new='        "token_endpoint": f"{base}/oauth/token",\n',
+        gap="An auth check should read /.well-known/openid-configuration and use the "
+        "endpoints it names (authorize, token, jwks, userinfo) rather than fixed paths.",
+    ),
+    Mutation(
+        id="onboarding.profile_role_use_case_swapped",
+        journey="onboarding",
+        kind="wrong target",
+        effect="the profile step stores the role as the use case and the use case as the "
+        "role: the preview shows each answer under the other's label",
+        file="sandbox/onboarding.py",
+        old="            (profile_id, user_id, body.workspace_id, body.role, body.use_case),\n",
+        new="            (profile_id, user_id, body.workspace_id, body.use_case, body.role),\n",
+        gap="The onboarding preview check should compare every field with what the chain "
+        "submitted, each under its own name, with distinct values for role and use_case.",
+    ),
+    Mutation(
+        id="onboarding.signup_duplicate_server_error",
+        journey="onboarding",
+        kind="dropped check",
+        effect="signing up again with an existing email answers 500 Internal Server Error "
+        "(the UNIQUE constraint) instead of 409 `an account … already exists`",
+        file="sandbox/onboarding.py",
+        old=(
+            '    if sandbox.db.scalar("SELECT 1 FROM users WHERE email = ?", (email,)):\n'
+            '        raise HTTPException(409, f"an account for {email} already exists")\n'
+        ),
+        new="    # The users table's UNIQUE email constraint refuses a second account.\n",
+        gap="An onboarding check should sign up the same reserved email twice and expect "
+        "409 with a readable detail on the second attempt.",
+    ),
+    Mutation(
+        id="billing.success_page_first_plan",
+        journey="billing",
+        kind="lie in a status",
+        effect="the payment success page names the first plan whatever was bought: a "
+        "customer who pays for Team reads `Your Pro subscription is being activated`",
+        file="sandbox/billing.py",
+        old='    return HTMLResponse(pages.success_page(PLANS_BY_ID[session["plan_id"]].name))\n',
+        new="    return HTMLResponse(pages.success_page(PLANS[0].name))\n",
+        gap="The billing checkout check should buy a plan other than the first and expect "
+        "the success page to name that plan.",
+    ),
+    Mutation(
+        id="billing.confirm_twice_subscribes_again",
+        journey="billing",
+        kind="dropped check",
+        effect="a completed checkout session can be confirmed again: a double click on "
+        "Subscribe starts a second Stripe subscription and charges the customer twice",
+        file="sandbox/billing.py",
+        old=(
+            '    if session["status"] == "completed":\n'
+            '        raise HTTPException(409, "this checkout session is already completed")\n'
+        ),
+        new="",
+        gap="A billing check should confirm a completed session a second time and expect "
+        "409, and the customer to hold exactly one subscription in Stripe.",
+    ),
+    Mutation(
+        id="dashboard.page_offset_one_page_late",
+        journey="dashboard",
+        kind="ignored parameter",
+        effect="every dashboard list starts one page late: page 1 shows the second page, "
+        "the newest feed items, alerts and history never appear",
+        file="sandbox/dashboard.py",
+        old="    rows = sandbox.db.query(rows_sql, (tenant_id, per_page, (page - 1) * per_page))\n",
+        new="    rows = sandbox.db.query(rows_sql, (tenant_id, per_page, page * per_page))\n",
+        gap="A dashboard check should expect page 1 to hold the newest records of the seeded "
+        "tenant (e.g. today's feed item) and pages 1 and 2 to be consecutive.",
+    ),
+    Mutation(
+        id="dashboard.alerts_acknowledged_always_false",
+        journey="dashboard",
+        kind="lie in a status",
+        effect="the alerts API compares SQLite's integer flag with a string: every alert "
+        "reads acknowledged=false, so handled alerts come back as open",
+        file="sandbox/dashboard.py",
+        old='        item["acknowledged"] = bool(item["acknowledged"])\n',
+        new='        item["acknowledged"] = item["acknowledged"] == "1"\n',
+        gap="A dashboard alerts check should expect the seeded tenant's acknowledged alerts "
+        "(seven of its ten) to read acknowledged=true.",
+    ),
 )
 
 

@@ -468,7 +468,8 @@ class FirstActive:
 async def checkout_success(ctx: Ctx) -> Passed:
     """Invariant: before paying, the checkout page shows the plan bought with its price
     as the plans request states it (name, amount, currency: ``card_form.price``), and
-    paying with the success test card reaches the success page. A wrong price fails the
+    paying with the success test card reaches the success page, which names the plan
+    bought (``card_form.success_plan``). A wrong price fails the
     check before anything is paid; without a price element or the plans (plans_listed
     passed) the price is not judged, and the result says so."""
     spec = ctx.spec
@@ -492,10 +493,28 @@ async def checkout_success(ctx: Ctx) -> Passed:
             )
         await first_active()
         ctx.variables["first_active"] = first_active.seen
+        named = await _judge_success_plan(ctx, page)
     return Passed(
-        expected="the plan's price on the checkout page, then the success page",
-        actual=f"{shown}; success page shown",
+        expected="the plan's price on the checkout page, then the success page naming it",
+        actual=f"{shown}; success page shown, {named}",
     )
+
+
+async def _judge_success_plan(ctx: Ctx, page: Any) -> str:
+    """Fail unless the success page names the plan bought (``card_form.success_plan``)."""
+    spec = ctx.spec
+    selector = spec.card_form.success_plan
+    if selector is None or spec.plan_id is None:
+        return "the plan it names not judged (no card_form.success_plan or billing.plan_id)"
+    text = await _text_of(page, selector)
+    if text is None or not plan_named(text, spec.plan_id, _offers(ctx)):
+        raise CheckFailed(
+            f"the success page does not name the plan bought, {as_json(spec.plan_id)}: "
+            + (f"it says {as_json(text)}" if text is not None else f"no {selector}"),
+            expected=f"{selector} naming {as_json(spec.plan_id)} (its id or its listed name)",
+            actual=f"{selector} shows {as_json(text)}" if text is not None else f"no {selector}",
+        )
+    return f"naming {as_json(text)}"
 
 
 @check("subscription_active")

@@ -257,7 +257,7 @@ def success_page(plan_name: str) -> str:
     return _page(
         "Subscribed",
         f"""<h1 data-testid="checkout-success">Thank you!</h1>
-<p>Your {escape(plan_name)} subscription is being activated.</p>
+<p>Your <span data-testid="success-plan">{escape(plan_name)}</span> subscription is being activated.</p>
 <p><a href="/app">Back to the dashboard</a></p>""",
     )
 

@@ -571,6 +571,13 @@ class CardForm(Strict):
             "show the plan's price (and name) as the plans request states them."
         ),
     )
+    success_plan: str | None = Field(
+        None,
+        description=(
+            "The success page's element that names what was bought: after paying, it must "
+            "name the plan bought (its id, or its name from the plans)."
+        ),
+    )
 
 
 class PlansSpec(Strict):

@@ -65,15 +65,32 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, httpx.HTTPStatusError):
         return is_transient_status(exc.response.status_code)
-    return _is_playwright_timeout(exc)
+    return _is_playwright_transient(exc)
 
 
-def _is_playwright_timeout(exc: BaseException) -> bool:
+# Playwright's words for a connection the server dropped: a keep-alive connection closed
+# just as a request went out on it, or a reset on a busy machine. Like httpx's read and
+# connect errors, a retry may cure it (a busy CI runner hit it in `APIRequestContext.get`).
+LOST_CONNECTION = (
+    "ECONNRESET",
+    "socket hang up",
+    "EPIPE",
+    "net::ERR_CONNECTION_RESET",
+    "net::ERR_CONNECTION_CLOSED",
+    "net::ERR_EMPTY_RESPONSE",
+)
+
+
+def _is_playwright_transient(exc: BaseException) -> bool:
+    """A Playwright timeout, or a Playwright error that says the connection was lost."""
     try:
+        from playwright.async_api import Error as PlaywrightError
         from playwright.async_api import TimeoutError as PlaywrightTimeout
     except ImportError:  # pragma: no cover - playwright is a dependency
         return False
-    return isinstance(exc, PlaywrightTimeout)
+    if isinstance(exc, PlaywrightTimeout):
+        return True
+    return isinstance(exc, PlaywrightError) and any(w in str(exc) for w in LOST_CONNECTION)
 
 
 def backoff_delays(retries: int = RETRIES, factor: float = BACKOFF_FACTOR_S) -> list[float]:

@@ -92,3 +92,22 @@ def test_backoff_delays_double() -> None:
     assert backoff_delays() == pytest.approx([0.2, 0.4, 0.8])
     assert backoff_delays(4, 1.5) == [1.5, 3.0, 6.0, 12.0]
     assert backoff_delays(0) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "transient"),
+    [
+        ("APIRequestContext.get: socket hang up (ECONNRESET)", True),
+        ("Page.goto: net::ERR_CONNECTION_RESET at http://localhost:1/app", True),
+        ("Page.goto: net::ERR_EMPTY_RESPONSE at http://localhost:1/app", True),
+        # A page or a selector that is wrong fails every attempt the same way.
+        ("Page.click: Unknown engine 'css2' while parsing selector css2=x", False),
+        ("Page.goto: net::ERR_NAME_NOT_RESOLVED at http://nowhere.invalid/", False),
+    ],
+)
+def test_a_playwright_error_is_transient_only_when_the_connection_was_lost(
+    message: str, transient: bool
+) -> None:
+    from playwright.async_api import Error as PlaywrightError
+
+    assert is_transient(PlaywrightError(message)) is transient

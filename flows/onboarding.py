@@ -297,8 +297,9 @@ async def _walk_second_identity(ctx: Ctx) -> dict[str, Any]:
 async def cleanup_frees_identity(ctx: Ctx) -> Passed:
     """Invariant: the cleanup removes what this run's chain created for the reserved
     onboarding identity, so the next run's signup cannot collide: the step marked
-    ``cleanup_probe`` (the signup), replayed with the same inputs, is refused while the
-    account exists, the cleanup answers, and the same replay is then accepted.
+    ``cleanup_probe`` (the signup), replayed with the same inputs, is refused with a 4xx
+    (not a server error) while the account exists, the cleanup answers, and the same
+    replay is then accepted.
 
     The first replay is the probe's own proof: a probe the product accepts while the
     identity is still taken could not tell a working cleanup from a broken one, so that
@@ -322,6 +323,14 @@ async def cleanup_frees_identity(ctx: Ctx) -> Passed:
             f"replaying step {probe.name} answered {taken.status} while the identity was "
             "taken, so it cannot show whether the cleanup freed it. Mark a step the product "
             "refuses for an existing account (the signup) as cleanup_probe."
+        )
+    if not 400 <= taken.status < 500:
+        raise CheckFailed(
+            f"replaying step {probe.name} for an account that exists answered {taken.status}: "
+            "the product fails where it should refuse (a 4xx such as 409)",
+            expected=f"step {probe.name} refused with a 4xx while the identity is taken",
+            actual=f"status {taken.status}: {taken.excerpt()}",
+            evidence=[taken.evidence(f"{probe.name} while taken")],
         )
     check_cleanup("onboarding.cleanup", spec.cleanup, ctx.variables, ctx.config)
     cleaned = await send(ctx, spec.cleanup)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,6 @@ def playwright_ffmpeg() -> Path | None:
     """The path where Playwright looks for its ffmpeg, whether it is there or not."""
     import importlib.util
     import json
-    import sys
 
     spec = importlib.util.find_spec("playwright")
     root = playwright_cache()
@@ -156,28 +157,16 @@ def remove_artifacts_dir(options: dict[str, Any]) -> None:
 
 def install() -> str:
     """Make sure a Chromium is available: Playwright's download, else Debian's package."""
-    import subprocess
-    import sys
-
     try:
         found = find_chromium_executable()
         return f"Chromium: {found or 'Playwright-managed'}"
     except ConfigError:
         pass
-    download = subprocess.run(
-        [sys.executable, "-m", "playwright", "install", "chromium"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    download = _playwright_install("chromium")
     if download.returncode == 0 and playwright_cache_has_chromium():
         return "Chromium: downloaded by `playwright install chromium`"
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=1200
-        )
+    if _can_apt():
+        _apt_install("chromium", check=True)
         return f"Chromium: Debian package at {find_chromium_executable()}"
     raise ConfigError(
         "Could not get a Chromium: `playwright install chromium` failed "
@@ -194,27 +183,17 @@ def install_video() -> str:
     else ``playwright install ffmpeg`` downloads it; else, as root with apt-get, Debian's
     package is installed. Without one the checks run the same, with no video.
     """
-    import subprocess
-    import sys
-
     target = playwright_ffmpeg()
     if target is None:
         return "Video: off (no Playwright cache folder to hold an ffmpeg)"
     if video_available():
         return f"Video: ffmpeg at {target}"
     if shutil.which("ffmpeg") is None:
-        download = subprocess.run(
-            [sys.executable, "-m", "playwright", "install", "ffmpeg"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        download = _playwright_install("ffmpeg")
         if download.returncode == 0 and video_available():
             return "Video: ffmpeg downloaded by `playwright install ffmpeg`"
-    if shutil.which("ffmpeg") is None and shutil.which("apt-get") and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        apt = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "ffmpeg"]
-        subprocess.run(apt, env=env, timeout=1200, capture_output=True, check=False)
+    if shutil.which("ffmpeg") is None and _can_apt():
+        _apt_install("ffmpeg", check=False, recommends=False)
     system = shutil.which("ffmpeg")
     if system is None:
         return "Video: off (no ffmpeg: `playwright install ffmpeg` or install ffmpeg)"
@@ -224,9 +203,27 @@ def install_video() -> str:
     return f"Video: the system ffmpeg ({system}) linked at {target}"
 
 
-if __name__ == "__main__":
-    import sys
+def _playwright_install(what: str) -> subprocess.CompletedProcess[str]:
+    """``playwright install <what>``: Playwright's own download (fails offline)."""
+    command = [sys.executable, "-m", "playwright", "install", what]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
+
+def _can_apt() -> bool:
+    return shutil.which("apt-get") is not None and os.geteuid() == 0
+
+
+def _apt_install(package: str, *, check: bool, recommends: bool = True) -> None:
+    """Debian's ``package`` (the package lists refreshed first: a new machine has none)."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-qq", package]
+    if not recommends:
+        install.append("--no-install-recommends")
+    for command, timeout in ((["apt-get", "update", "-qq"], 600), (install, 1200)):
+        subprocess.run(command, check=check, env=env, timeout=timeout, capture_output=not check)
+
+
+if __name__ == "__main__":
     if sys.argv[1:] != ["--install"]:
         sys.exit("usage: python -m smoke.browser --install")
     try:

@@ -21,6 +21,7 @@ from smoke.spec import load_spec
 from tasks.http import send
 from tasks.journey import JourneyContext
 from tasks.refusal import _refused_everywhere
+from tests.support.samples import COOKIE_LOGIN
 
 EMAIL, PASSWORD, TOKEN = "smoke@example.com", "pw-0123456789", "tok-0123456789abcdef"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -194,25 +195,6 @@ def test_a_configured_tenant_name_is_compared_without_reading_the_tenant(tmp_pat
         CheckFailed, match=r'the own tenant is "Globex" \(auth.tenant_name.expected\)'
     ):
         run(ctx, named())
-
-
-COOKIE_LOGIN: dict[str, Any] = {
-    "auth": {
-        "login": {
-            "page": {"path": "/login"},
-            "csrf_pattern": 'name="csrf" value="([^"]+)"',
-            "request": {
-                "method": "POST",
-                "path": "/login",
-                "body_format": "form",
-                "body": {"username": "{{email}}", "password": "{{password}}", "csrf": "{{csrf}}"},
-                "expect_status": [302],
-                "schema": None,
-            },
-            "session_cookie": "sessionid",
-        }
-    }
-}
 
 
 def form_app(*, any_password: bool = False) -> Handler:

@@ -18,25 +18,9 @@ from smoke.spec import Request, load_spec
 from tasks.http import send
 from tasks.journey import JourneyContext
 from tasks.signin import credentials
+from tests.support.samples import COOKIE_LOGIN
 
 EMAIL, PASSWORD = "smoke@example.com", "pw-0123456789"
-COOKIE_LOGIN: dict[str, Any] = {
-    "auth": {
-        "login": {
-            "page": {"path": "/login"},
-            "csrf_pattern": 'name="csrf" value="([^"]+)"',
-            "request": {
-                "method": "POST",
-                "path": "/login",
-                "body_format": "form",
-                "body": {"username": "{{email}}", "password": "{{password}}", "csrf": "{{csrf}}"},
-                "expect_status": [302],
-                "schema": None,
-            },
-            "session_cookie": "sessionid",
-        }
-    }
-}
 
 
 def fake_app(request: httpx.Request) -> httpx.Response:

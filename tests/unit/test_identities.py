@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from smoke.config import SmokeConfig, from_env
 from smoke.errors import ConfigError
@@ -18,19 +17,9 @@ from smoke.identities import (
     is_reserved,
 )
 from smoke.spec import Request, load_spec
+from tests.support.samples import config
 
 SANDBOX_PATTERNS = list(DEFAULT_RESERVED)
-
-
-def config(**kw: object) -> SmokeConfig:
-    values: dict[str, object] = {
-        "name": "staging",
-        "base_url": "https://staging.example.com",
-        "test_email": "smoke@sandbox.test",
-        "test_password": SecretStr("correct-horse"),
-        "other_email": "ops@globex.test",
-    }
-    return SmokeConfig.model_validate(values | kw)
 
 
 @pytest.mark.parametrize(

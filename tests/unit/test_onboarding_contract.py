@@ -8,25 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from smoke.config import SmokeConfig
 from smoke.errors import ConfigError
 from smoke.identities import check_cleanup_refusal, check_identities
 from smoke.spec import SecondIdentity, default_contract, load_spec
+from tests.support.samples import config
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def config(**kw: object) -> SmokeConfig:
-    values: dict[str, object] = {
-        "name": "staging",
-        "base_url": "https://staging.example.com",
-        "test_email": "smoke@sandbox.test",
-        "test_password": SecretStr("correct-horse"),
-        "other_email": "ops@globex.test",
-    }
-    return SmokeConfig.model_validate(values | kw)
 
 
 def steps() -> list[dict[str, Any]]:

@@ -99,11 +99,16 @@ def run_smoke(
 
 
 @contextmanager
-def process_worker(env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A `prefect worker start` on the `smoke` pool (log in ``cwd``), stopped by its pid."""
+def process_worker(
+    env: dict[str, str], cwd: Path, prefect: str = PREFECT
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `prefect worker start` on the `smoke` pool (log in ``cwd``), stopped by its pid.
+
+    ``prefect``: the CLI of the environment the worker runs in (another checkout's).
+    """
     with (cwd / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
-            [PREFECT, "worker", "start", "--pool", "smoke", "--limit", "4"],
+            [prefect, "worker", "start", "--pool", "smoke", "--limit", "4"],
             env=env,
             cwd=cwd,
             stdout=log,

@@ -733,12 +733,17 @@ async def discovery_endpoints(ctx: Ctx) -> Passed:
     authorization code with an OAuth error); its ``jwks_uri`` holds the key the token
     names and the token's issuer is the document's; its ``userinfo_endpoint`` answers
     the token as the test identity (``identity_claim``). A client configured from the
-    document, not from fixed paths, signs in.
+    document, not from fixed paths, signs in. With auth_method password it runs after
+    password_login passed (the same login by the contract's fixed path).
     """
     spec = ctx.spec
     d = spec.discovery
     if d is None:
         raise CheckSkipped("no OpenID discovery document configured", kind="not_applicable")
+    if ctx.config.auth_method == "password" and not _proven(ctx, "password_login"):
+        # Its token endpoint is signed in at by the login request: it would fail for the
+        # same reason, which password_login already reports.
+        raise CheckSkipped("needs password_login to pass first", kind="prerequisite")
     reply = await send(ctx, d.request, auth="none", probe=False)
     expect(reply, d.request, "the discovery document")
     endpoints, problems = oidc_endpoints(reply.body)

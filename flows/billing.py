@@ -472,6 +472,9 @@ class FirstActive:
 
 
 CONFIRMATION = "confirmation"
+CHECKOUT_STARTED = "checkout_started"
+# How much earlier than this machine's clock Stripe may date what this run created.
+CLOCK_SLACK_S = 30
 
 
 def _record_confirmation(ctx: Ctx, page: Any) -> None:
@@ -515,6 +518,7 @@ async def checkout_success(ctx: Ctx) -> Passed:
         await _own_tenant(ctx)
     urls = await open_checkout(ctx)
     ctx.variables.pop(CONFIRMATION, None)
+    ctx.variables[CHECKOUT_STARTED] = time.time()
     async with traced_page(ctx, mask=_card_fields(ctx)) as page:
         await _browser_session(ctx, page)
         await page.goto(urls["checkout_url"])
@@ -699,8 +703,9 @@ def _replay_request(sent: dict[str, Any], expect_status: list[int]) -> Request:
 
 async def _stripe_subscriptions(ctx: Ctx) -> list[str] | None:
     """The ids of the live (not cancelled) Stripe subscriptions of the customer of the
-    app's subscription; every one but the app's is cancelled in Stripe right away.
-    None without the Stripe test key or a Stripe id in the app's answer."""
+    app's subscription created since the paid checkout began (an earlier run's are not
+    this run's to judge or touch); every one but the app's is cancelled in Stripe right
+    away. None without the Stripe test key or a Stripe id in the app's answer."""
     spec = ctx.spec
     client = stripe_client(ctx.config)
     if client is None:
@@ -708,7 +713,8 @@ async def _stripe_subscriptions(ctx: Ctx) -> list[str] | None:
     sub_id = _field(await subscription(ctx), spec.subscription_stripe_id_field)
     if not sub_id:
         return None
-    live = await customer_subscriptions(client, str(sub_id))
+    since = int(ctx.variables.get(CHECKOUT_STARTED, time.time()) - CLOCK_SLACK_S)
+    live = await customer_subscriptions(client, str(sub_id), created_since=since)
     for other in live:
         if other != sub_id:
             # Never leave a test subscription running: the app keeps the one it names.

@@ -113,6 +113,8 @@ CATALOG: tuple[CheckDef, ...] = (
         "auth",
         "discovery_endpoints",
         "the OpenID discovery document names the endpoints the identity provider answers on",
+        # Its token endpoint signs in by the login request that password_login proves.
+        needs=("password_login",),
         requires=("discovery",),
     ),
     CheckDef(

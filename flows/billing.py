@@ -629,8 +629,9 @@ async def confirm_again_refused(ctx: Ctx) -> Passed:
     cannot be confirmed again. The confirmation the checkout page sent
     (``confirm_again.request_url``) is sent once more as the test identity, as a double
     click on Subscribe would: it must answer an expected refusal status, and the
-    customer of the app's subscription must hold exactly one subscription in Stripe
-    (any other is cancelled there at once, so no test subscription is left running).
+    customer of the app's subscription must hold exactly one live subscription in Stripe
+    created since that checkout began (any other is cancelled there at once, so no test
+    subscription is left running).
     Without the Stripe test key the refusal alone is judged, and the result says so."""
     spec = ctx.spec
     again = spec.confirm_again

@@ -171,7 +171,7 @@ def test_gate_via_deployment_fetches_the_evidence_of_a_failed_browser_check(
 def test_killed_flow_run_process_exits_3_and_the_automation_notices(
     deployed: dict[str, str], prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
-    before = set(flow_run_processes())
+    before = set(flow_run_processes(api_url=prefect_server.api_url))
     gate = subprocess.Popen(
         [SMOKE, "gate", "--env", "sandbox", "--via-deployment", "--report-dir", str(tmp_path)],
         env=deployed,
@@ -183,7 +183,7 @@ def test_killed_flow_run_process_exits_3_and_the_automation_notices(
     killed: list[int] = []
     deadline = time.monotonic() + 90
     while not killed and time.monotonic() < deadline and gate.poll() is None:
-        fresh = [p for p in flow_run_processes() if p not in before]
+        fresh = [p for p in flow_run_processes(api_url=prefect_server.api_url) if p not in before]
         if fresh:
             time.sleep(4)  # mid-run: Prefect loaded, journeys under way
             for pid in fresh:

@@ -31,14 +31,20 @@ def descendants(roots: Iterable[int]) -> set[int]:
     return found
 
 
-def flow_run_processes(run_id: object = "") -> list[int]:
+def flow_run_processes(run_id: object = "", api_url: str = "") -> list[int]:
     """Processes a worker started for a flow run (they carry PREFECT__FLOW_RUN_ID);
-    with ``run_id``, only that run's."""
-    marker = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    with ``run_id``, only that run's; with ``api_url``, only runs of that Prefect server
+    (another test session's worker runs on the same machine are never touched)."""
+    markers = [f"PREFECT__FLOW_RUN_ID={run_id}".encode()]
+    if api_url:
+        markers.append(f"\0PREFECT_API_URL={api_url}\0".encode())
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and marker in (entry / "environ").read_bytes():
+            if not entry.name.isdigit():
+                continue
+            environ = b"\0" + (entry / "environ").read_bytes()
+            if all(m in environ for m in markers):
                 pids.append(int(entry.name))
         except OSError:
             continue

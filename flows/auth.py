@@ -31,10 +31,12 @@ from smoke.spec import AuthSpec, Identity, Request, field_value, render, request
 from tasks.browser import add_virtual_authenticator, api_get, require_own_page, traced_page
 from tasks.checks import journey_checks, journey_outcome, run_check
 from tasks.context import open_journey
-from tasks.http import Reply, expect, field_of, send, session_token
+from tasks.exchange import expect, field_of
+from tasks.http import send, session_token
 from tasks.journey import JourneyContext
 from tasks.sequences import journey_frame
-from tasks.signin import WHO_WORDS, cookie_header, set_cookies, sign_in
+from tasks.signin import WHO_WORDS, set_cookies, sign_in
+from tasks.wire import Reply, cookie_header
 
 JOURNEY = "auth"
 check = journey_checks(JOURNEY)

@@ -27,7 +27,8 @@ from smoke.spec import BillingSpec, Request, field_value, render, request_placeh
 from tasks.browser import traced_page
 from tasks.checks import journey_checks, journey_outcome, run_check, skip_rest
 from tasks.context import open_journey
-from tasks.http import expect, field_of, send, session_token
+from tasks.exchange import expect, field_of
+from tasks.http import send, session_token
 from tasks.journey import JourneyContext
 from tasks.sequences import journey_frame
 from tasks.stripe import (

@@ -38,10 +38,12 @@ from smoke.spec import (
 from tasks.browser import ACTION_TIMEOUT_MS, PageWatch, appeared, settle, traced_page
 from tasks.checks import journey_checks, journey_outcome, run_check
 from tasks.context import open_journey
-from tasks.http import Reply, expect, field_of, send, session_token
+from tasks.exchange import expect, field_of
+from tasks.http import send, session_token
 from tasks.journey import JourneyContext
 from tasks.sequences import journey_frame
 from tasks.signin import WHO_WORDS, credentials
+from tasks.wire import Reply
 
 JOURNEY = "dashboard"
 check = journey_checks(JOURNEY)

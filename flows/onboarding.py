@@ -21,7 +21,8 @@ from smoke.spec import SECOND, ChainStep, OnboardingSpec, render
 from tasks.browser import traced_page
 from tasks.checks import journey_checks, journey_outcome, run_check, skip_rest
 from tasks.context import open_journey
-from tasks.http import SECRET_WORDS, expect, field_of, save, send
+from tasks.exchange import SECRET_WORDS, expect, field_of, save
+from tasks.http import send
 from tasks.journey import JourneyContext
 from tasks.sequences import journey_frame
 

@@ -13,7 +13,8 @@ from smoke.results import JourneyResult
 from smoke.spec import PreflightSpec
 from tasks.checks import journey_checks, journey_outcome, run_check
 from tasks.context import open_journey
-from tasks.http import E2E_HEADER, expect, field_of, send
+from tasks.exchange import E2E_HEADER, expect, field_of
+from tasks.http import send
 from tasks.journey import JourneyContext
 from tasks.stripe import STRIPE_TEST_MODE
 

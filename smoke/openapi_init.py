@@ -19,6 +19,7 @@ import httpx
 import yaml
 
 from smoke.errors import ConfigError
+from smoke.spec import parse_yaml
 
 FETCH_TIMEOUT_S = 10.0
 HEALTH_PATHS = re.compile(r"(^|/)(health|healthz|__heartbeat__|__lbheartbeat__)/?$")
@@ -73,7 +74,7 @@ def load_document(source: str) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError:
         try:
-            data = yaml.safe_load(text)
+            data = parse_yaml(text)
         except yaml.YAMLError as e:
             raise ConfigError(f"OpenAPI document {source!r} cannot be parsed: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("paths"), dict):

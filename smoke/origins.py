@@ -10,7 +10,7 @@ cookies and the e2e token can reach nothing else:
   ``page_path``...) to another origin is a configuration error naming its key path;
 - a URL that carries a user name or password (``http://user:pw@host``) is refused,
   and the error never repeats the password;
-- ``tasks/http.py:send`` checks the rendered URL of every request once more, since a
+- ``tasks/exchange.py:exchange`` checks the rendered URL of every request once more, since a
   placeholder may only become an absolute URL at run time.
 
 Pure functions over strings, ``SmokeConfig`` and ``SuiteSpec``; no network, no Prefect.

@@ -948,10 +948,21 @@ class SuiteSpec(Strict):
         return spec
 
 
+# libyaml's parser when PyYAML has it (the wheels do): the same safe loader, many times
+# faster than the pure-Python one (about 5 ms against 50-200 ms for the default contract,
+# which every command and every worker process reads).
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text as Python data, by the safe loader (yaml.YAMLError when it cannot be parsed)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
+
 @cache
 def default_contract() -> dict[str, Any]:
     """The sandbox's contract, parsed once."""
-    contract: dict[str, Any] = yaml.safe_load(DEFAULT_CONTRACT.read_text())
+    contract: dict[str, Any] = parse_yaml(DEFAULT_CONTRACT.read_text())
     return contract
 
 
@@ -986,7 +997,7 @@ def read_contract_file(path: str) -> dict[str, Any]:
         )
     try:
         text = file.read_text()
-        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if file.suffix == ".json" else parse_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:
         raise ConfigError(f"Contract file {path!r} cannot be parsed: {e}") from e
     if not isinstance(data, dict):

@@ -389,7 +389,7 @@ def require_own_page(ctx: TracedJourney, page: Page, what: str) -> None:
 
 
 async def api_get(page: Page, path: str) -> tuple[int, Any]:
-    """GET ``path`` with the page's cookies; repeats a transient answer like ``tasks.http``.
+    """GET ``path`` with the page's cookies; repeats a transient answer like ``tasks.exchange``.
 
     ``path`` is relative to the base URL, and a redirect is answered, not followed: the
     page's cookies go to the environment only.

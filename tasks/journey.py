@@ -26,8 +26,7 @@ from tasks import browser, progress
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
 
-    from tasks.http import ProbeTarget
-    from tasks.signin import Credentials
+    from tasks.wire import Credentials, ProbeTarget
 
 USER_AGENT = "smoke-flows/0.1 (+release gate)"
 

@@ -19,9 +19,11 @@ from smoke.contracts import as_json
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.spec import ProtectedPage, Request
 from tasks.checks import every_journey_check as check
-from tasks.http import Prepared, ProbeTarget, Reply, exchange, send
+from tasks.exchange import exchange
+from tasks.http import send
 from tasks.journey import JourneyContext
-from tasks.signin import Credentials, credentials, page_credentials
+from tasks.signin import credentials, page_credentials
+from tasks.wire import Credentials, Prepared, ProbeTarget, Reply
 
 REFUSED = [401, 403]
 # At most this many replays in flight at once: a journey can have reached dozens of routes.

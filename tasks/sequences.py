@@ -19,7 +19,8 @@ from smoke.outcomes import CheckFailed, Passed
 from smoke.spec import Step, request_placeholders
 from tasks.checks import every_journey_check as check
 from tasks.checks import run_check, skip_rest
-from tasks.http import expect, save, send
+from tasks.exchange import expect, save
+from tasks.http import send
 from tasks.journey import JourneyContext
 from tasks.refusal import anonymous_refused, bad_token_refused
 

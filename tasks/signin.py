@@ -16,10 +16,8 @@ session's cookies), and the same credential tampered, for the refusal checks.
 
 from __future__ import annotations
 
-import base64
 import re
-import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
@@ -28,65 +26,13 @@ from pydantic import SecretStr
 from smoke.config import SmokeConfig
 from smoke.outcomes import CheckFailed, CheckSkipped
 from smoke.scrub import scrubber
-from smoke.spec import Identity
+from smoke.spec import Identity, Request
+from tasks import browser
+from tasks.exchange import exchange, expect, field_of, prepare
+from tasks.wire import Credentials, Reply, basic_header, cookie_header
 
 if TYPE_CHECKING:
     from tasks.journey import JourneyContext
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """What authenticates a request as one identity."""
-
-    who: Identity
-    scheme: str  # bearer | basic | api_key | cookie
-    headers: dict[str, str]
-    token: str | None = None  # the bearer token, for browser checks that set it as a cookie
-    cookies: dict[str, str] = field(default_factory=dict)
-
-    def tampered(self) -> Credentials:
-        """The same credential with its secret part altered: it must be refused."""
-        if self.scheme == "basic":
-            user, _, password = _basic_parts(self.headers["Authorization"])
-            return replace(self, headers={"Authorization": basic_header(user, altered(password))})
-        if self.scheme == "cookie":
-            cookies = {k: altered(v) for k, v in self.cookies.items()}
-            return replace(self, headers={"Cookie": cookie_header(cookies)}, cookies=cookies)
-        headers = {k: _alter_header(k, v) for k, v in self.headers.items()}
-        token = altered(self.token) if self.token else None
-        return replace(self, headers=headers, token=token)
-
-
-def altered(value: str) -> str:
-    """A JWT with a signature that does not match its claims; anything else changed at its end."""
-    parts = value.split(".")
-    if len(parts) == 3 and all(parts):
-        forged = base64.urlsafe_b64encode(secrets.token_bytes(256)).rstrip(b"=").decode()
-        return ".".join([parts[0], parts[1], forged])
-    tail = secrets.token_hex(4)
-    return (value[:-8] if len(value) > 16 else value) + tail
-
-
-def _alter_header(name: str, value: str) -> str:
-    scheme, sep, token = value.partition(" ")
-    if name.lower() == "authorization" and sep:
-        return f"{scheme} {altered(token)}"
-    return altered(value)
-
-
-def basic_header(user: str, password: str) -> str:
-    """``Basic <base64(user:password)>``."""
-    raw = f"{user}:{password}".encode()
-    return "Basic " + base64.b64encode(raw).decode()
-
-
-def _basic_parts(header: str) -> tuple[str, str, str]:
-    return base64.b64decode(header.split(" ", 1)[1]).decode().partition(":")
-
-
-def cookie_header(cookies: dict[str, str]) -> str:
-    """A ``Cookie`` header value."""
-    return "; ".join(f"{k}={v}" for k, v in cookies.items())
 
 
 def page_credentials(creds: Credentials, session_cookie: str | None) -> Credentials:
@@ -212,8 +158,6 @@ async def sign_in(ctx: JourneyContext[Any], who: Identity) -> Credentials:
         scrubber.register(header.split(" ", 1)[1])
         return Credentials(who, "basic", {"Authorization": header})
     if method == "password":
-        from tasks.http import login
-
         token = await login(ctx, ident.email, password)
         return Credentials(who, "bearer", {"Authorization": f"Bearer {token}"}, token=token)
     if method == "cookie_session":
@@ -224,15 +168,41 @@ async def sign_in(ctx: JourneyContext[Any], who: Identity) -> Credentials:
     return Credentials(who, "cookie", {"Cookie": cookie_header(cookies)}, cookies=cookies)
 
 
+async def login(ctx: JourneyContext[Any], email: str, password: str) -> str:
+    """An access token for ``email`` through the configured login request."""
+    spec = ctx.suite.auth.login
+    reply = await _anonymous(ctx, spec.request, {"email": email, "password": password})
+    expect(reply, spec.request, f"login as {email}")
+    token = field_of(reply, spec.token_field, f"login as {email}")
+    if not isinstance(token, str) or not token:
+        raise CheckFailed(
+            f"login as {email} returned no token",
+            expected=f"a string in {spec.token_field!r}",
+            actual=reply.excerpt(),
+        )
+    scrubber.register(token)
+    return token
+
+
+async def _anonymous(
+    ctx: JourneyContext[Any],
+    req: Request,
+    variables: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> Reply:
+    """``req`` sent as nobody: a login is how an identity gets its credentials."""
+    return await exchange(
+        ctx, prepare(ctx, req, variables, headers=headers), req.expect_status, None
+    )
+
+
 async def cookie_login(ctx: JourneyContext[Any], email: str, password: str) -> dict[str, str]:
     """A form login: the login page (CSRF token and its cookies), then the form post."""
-    from tasks.http import expect, send
-
     login = ctx.suite.auth.login
     cookies: dict[str, str] = {}
     variables: dict[str, object] = {"email": email, "password": password}
     if login.page is not None:
-        page = await send(ctx, login.page, variables, auth="none")
+        page = await _anonymous(ctx, login.page, variables)
         expect(page, login.page, "the login page")
         cookies = set_cookies(page.set_cookie)
         if login.csrf_pattern:
@@ -246,7 +216,7 @@ async def cookie_login(ctx: JourneyContext[Any], email: str, password: str) -> d
                 )
             variables["csrf"] = found.group(1)
     headers = {"Cookie": cookie_header(cookies)} if cookies else {}
-    reply = await send(ctx, login.request, variables, auth="none", headers=headers)
+    reply = await _anonymous(ctx, login.request, variables, headers)
     expect(reply, login.request, f"login as {email}")
     cookies |= set_cookies(reply.set_cookie)
     wanted = login.session_cookie
@@ -262,8 +232,6 @@ async def cookie_login(ctx: JourneyContext[Any], email: str, password: str) -> d
 
 async def browser_cookies(ctx: JourneyContext[Any], email: str, password: str) -> dict[str, str]:
     """Sign in through the browser login; the session is the cookies it leaves."""
-    from tasks import browser
-
     spec = ctx.suite.auth.browser_login
     if spec is None:
         raise CheckSkipped(

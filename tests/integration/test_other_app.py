@@ -23,7 +23,7 @@ from blocks.resolve import EVIDENCE_ENV, forget_local_environment, register_loca
 from smoke.config import SmokeConfig
 from smoke.results import GateResult, Status, Verdict
 from smoke.spec import load_spec
-from tasks.http import E2E_HEADER as SUITE_E2E_HEADER
+from tasks.exchange import E2E_HEADER as SUITE_E2E_HEADER
 from tests.integration.tasklog_app import E2E_HEADER, RunningTasklog, serve_tasklog
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -84,8 +84,9 @@ def test_the_http_client_does_not_follow_a_redirect_to_another_origin(
     servers: tuple[LoggingServer, LoggingServer], tmp_path: Path
 ) -> None:
     from tasks.checks import CheckFailed
-    from tasks.http import login, send
-    from tasks.signin import Credentials
+    from tasks.http import send
+    from tasks.signin import login
+    from tasks.wire import Credentials
 
     bearer = Credentials("test", "bearer", {"Authorization": f"Bearer {TOKEN}"}, token=TOKEN)
 

@@ -1,4 +1,4 @@
-"""tasks.http on an httpx.MockTransport: what goes on the wire, and how answers are judged.
+"""tasks.http and tasks.exchange on an httpx.MockTransport: what goes out, how answers are judged.
 
 The journey context takes the transport in place of the network, so these run in
 milliseconds with no server and no Prefect.
@@ -18,10 +18,11 @@ from pydantic import SecretStr
 from smoke.config import SmokeConfig
 from smoke.errors import ConfigError
 from smoke.outcomes import CheckFailed, CheckSkipped
-from smoke.retry import TransientError
+from smoke.retry import REQUEST_BACKOFF_S, TransientError
 from smoke.spec import AuthSpec, Request, load_spec
-from tasks import http, progress
+from tasks import exchange, http, progress
 from tasks.journey import JourneyContext
+from tasks.wire import Reply
 
 T = TypeVar("T")
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -86,7 +87,7 @@ def test_a_request_goes_out_with_placeholders_filled_and_the_identitys_token() -
         headers={"X-Trace": "smoke-{{run_id}}"},
     )
 
-    async def body(ctx: Ctx) -> http.Reply:
+    async def body(ctx: Ctx) -> Reply:
         ctx.variables["saved"]["tenant"] = "t-42"
         reply = await http.send(ctx, req, auth="test")
         assert ("test", "GET", "/api/tenants/t-42") in ctx.authenticated
@@ -168,8 +169,20 @@ def in_turn(statuses: list[int]) -> Handler:
     return answer
 
 
-def test_a_get_is_repeated_on_a_transient_answer_and_reads_flaky() -> None:
-    async def body(ctx: Ctx) -> tuple[http.Reply, list[str]]:
+def test_a_get_is_repeated_on_a_transient_answer_and_reads_flaky(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The pauses between repeats are recorded, not slept: nothing else in this test waits.
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(exchange.asyncio, "sleep", pause)
+
+    async def body(ctx: Ctx) -> tuple[Reply, list[str]]:
         with progress.running("probe") as recovered:
             reply = await http.send(ctx, Request(path="/api/feed"))
         return reply, recovered
@@ -178,6 +191,7 @@ def test_a_get_is_repeated_on_a_transient_answer_and_reads_flaky() -> None:
     assert reply.status == 200
     assert len(wire.calls("/api/feed")) == 3
     assert recovered == ["GET /api/feed -> 503", "GET /api/feed -> 502"]
+    assert pauses == [REQUEST_BACKOFF_S, 2 * REQUEST_BACKOFF_S]
 
 
 def test_a_post_is_not_repeated_after_a_502_and_its_answer_is_kept_as_evidence() -> None:
@@ -195,7 +209,7 @@ def test_a_post_is_not_repeated_after_a_502_and_its_answer_is_kept_as_evidence()
 
 
 def test_a_transient_status_the_contract_expects_is_an_answer_not_repeated() -> None:
-    async def body(ctx: Ctx) -> http.Reply:
+    async def body(ctx: Ctx) -> Reply:
         return await http.send(ctx, Request(path="/health", expect_status=[200, 503]))
 
     reply, wire = run(in_turn([503]), body)
@@ -207,18 +221,18 @@ def test_expect_names_the_status_and_leads_a_contract_break_with_its_rule() -> N
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"data": {"a": 1}})
 
-    async def body(ctx: Ctx) -> http.Reply:
+    async def body(ctx: Ctx) -> Reply:
         return await http.send(ctx, Request(path="/api/list"))
 
     reply, _ = run(answer, body)
-    http.expect(reply, Request(path="/api/list"), "list")  # the status, no contract: fine
+    exchange.expect(reply, Request(path="/api/list"), "list")  # the status, no contract: fine
     with pytest.raises(CheckFailed) as wrong_status:
-        http.expect(reply, Request(path="/api/list", expect_status=[201]), "list")
+        exchange.expect(reply, Request(path="/api/list", expect_status=[201]), "list")
     assert wrong_status.value.expected == "status 201"
     assert wrong_status.value.actual.startswith("status 200: ")
     contract = Request.model_validate(
         {"path": "/api/list", "schema": {"properties": {"data": {"type": "array"}}}}
     )
     with pytest.raises(CheckFailed) as broken:
-        http.expect(reply, contract, "list")
+        exchange.expect(reply, contract, "list")
     assert str(broken.value).startswith("list: $.data is not of type 'array'")

@@ -16,12 +16,19 @@ from smoke.errors import ConfigError
 
 
 def test_a_wait_that_never_ends_says_what_hung_and_how_to_allow_longer() -> None:
+    polls: list[bool] = []
     with pytest.raises(TimeoutError) as info:
-        startup.wait_until(lambda: False, what="the sandbox", timeout_s=0.2, interval_s=0.05)
+        startup.wait_until(
+            lambda: polls.append(False) or False,
+            what="the sandbox",
+            timeout_s=0.02,
+            interval_s=0.005,
+        )
     assert str(info.value) == (
-        "the sandbox did not start within 0.2 s. If this machine is only slow, allow longer "
+        "the sandbox did not start within 0.02 s. If this machine is only slow, allow longer "
         "with SMOKE_START_TIMEOUT_S (seconds)."
     )
+    assert len(polls) >= 2  # polled until the deadline, not given up after one look
 
 
 def test_a_wait_stops_at_once_when_waiting_is_pointless() -> None:
@@ -34,11 +41,19 @@ def test_a_wait_stops_at_once_when_waiting_is_pointless() -> None:
 def test_a_slow_start_is_waited_for_with_a_progress_line_in_a_log(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(startup, "LOG_FIRST_S", 0.1)
-    monkeypatch.setattr(startup, "POLL_S", 0.02)
+    monkeypatch.setattr(startup, "LOG_FIRST_S", 0.01)
+    monkeypatch.setattr(startup, "POLL_S", 0.002)
     out = io.StringIO()
     startups = startup.StartUps(out)
-    slow = startups.start("Prefect's server", lambda: time.sleep(0.4) or "up")
+
+    def slow_start() -> str:
+        # Still starting until the waiting line is in the log (5 s only against a hang).
+        deadline = time.monotonic() + 5
+        while "waiting for" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        return "up"
+
+    slow = startups.start("Prefect's server", slow_start)
     assert startups.result(slow) == "up"
     assert "  waiting for Prefect's server: " in out.getvalue()
 

@@ -137,7 +137,7 @@ def test_three_environments_pass_on_runs_spread_over_the_workers(
     for name, e in by_env.items():
         row = rf"^{re.escape(name)} +PASS +[\d.]+ s +{re.escape(e['flow_run_url'])}$"
         assert re.search(row, proc.stdout, re.M), out
-    assert "PASS in " in proc.stdout and "3 environments (3 PASS); exit 0" in proc.stdout
+    assert "3 environments (3 PASS); exit 0" in proc.stdout
     for name in by_env:
         assert (tmp_path / "report" / name / "report.md").is_file()
         assert json.loads((tmp_path / "report" / name / "result.json").read_text())[
@@ -179,3 +179,50 @@ def test_a_faulty_environment_fails_and_the_others_pass(
     assert re.search(r"^\[sandbox\] +  FAILED   dashboard\.feed", proc.stdout, re.M), out
     assert "sandbox: dashboard.feed failed" in proc.stdout, out
     assert "2 environments (1 PASS, 1 FAIL); exit 1" in proc.stdout
+
+
+def test_ctrl_c_cancels_every_triggered_run(
+    three_workers: tuple[dict[str, str], list[Path]], tmp_path: Path
+) -> None:
+    env, _ = three_workers
+    out = tmp_path / "out.log"
+    with out.open("wb") as log:
+        proc = subprocess.Popen(
+            [SMOKE, "gate", "--env", "fan-b", "--env", "fan-c", "--json", str(tmp_path / "r.json")],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while len(re.findall(r"^\[fan-[bc]\] +  run is Running", out.read_text(), re.M)) < 2:
+            assert proc.poll() is None, out.read_text()
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.2)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = out.read_text()
+    assert proc.returncode == 130, text
+    assert took < 10, f"took {took:.1f} s to stop: {text}"
+    assert "cancelling 2 triggered run(s)" in text, text
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["exit_code"] == 130
+    assert [e["error_kind"] for e in data["environments"]] == ["cancelled", "cancelled"]
+    run_ids = re.findall(r"/runs/flow-run/([0-9a-f-]{36})", text)
+    assert len(set(run_ids)) == 2, text
+    # The workers stop the runs' processes; each run ends Cancelled.
+    ended: dict[str, str | None] = {}
+    waited = time.monotonic() + 90
+    while time.monotonic() < waited:
+        ended = {i: _flow_run(env, i).state_name for i in set(run_ids)}
+        if all(name == "Cancelled" for name in ended.values()):
+            break
+        time.sleep(1)
+    assert all(name == "Cancelled" for name in ended.values()), ended

@@ -49,9 +49,27 @@ class GateRun:
     parameters: dict[str, Any]
     report_dir: Path
     prefix: str = ""
+    flow_run_id: UUID | None = None
+    flow_run_url: str | None = None
+    started: float = 0.0
 
     def say(self, text: str) -> None:
         say(f"{self.prefix}{text}")
+
+    def triggered(self, flow_run_id: UUID, url: str | None) -> None:
+        self.flow_run_id, self.flow_run_url = flow_run_id, url
+
+    def result(self, outcome: GateResult | BaseException, version: str | None) -> GateResult:
+        """The run's result, or an ERROR that still links to the run and says how long it took."""
+        if isinstance(outcome, GateResult):
+            result = outcome
+        else:
+            result = GateResult.errored(self.environment, version, self.parameters["mode"], outcome)
+            result.flow_run_id = str(self.flow_run_id) if self.flow_run_id else None
+            result.flow_run_url = self.flow_run_url
+        if not result.duration_s and self.started:
+            result.duration_s = time.perf_counter() - self.started
+        return result
 
 
 def run_gate_via_deployment(
@@ -69,7 +87,6 @@ def run_gate_via_deployment(
     skip: list[str] | None = None,
 ) -> int:
     """Trigger, follow, report; the exit code follows the verdict."""
-    started = time.perf_counter()
     (result,) = _gate_results(
         [environment],
         lambda _: outputs.report_dir,
@@ -83,8 +100,6 @@ def run_gate_via_deployment(
         checks=checks,
         skip=skip,
     )
-    if not result.duration_s:
-        result.duration_s = time.perf_counter() - started
     return report(result, outputs, prefect)
 
 
@@ -197,12 +212,7 @@ def _gate_results(
             if run.environment == SANDBOX:
                 _save_sandbox_block(stack, config)
         outcomes = _follow_all(runs, deadline_s)
-    return [
-        outcome
-        if isinstance(outcome, GateResult)
-        else GateResult.errored(run.environment, version, mode, outcome)
-        for run, outcome in zip(runs, outcomes, strict=True)
-    ]
+    return [run.result(outcome, version) for run, outcome in zip(runs, outcomes, strict=True)]
 
 
 def _parameters(
@@ -253,11 +263,11 @@ def _follow_all(runs: list[GateRun], deadline_s: int) -> list[GateResult | BaseE
     from deployments.remote import trigger_and_follow
 
     guard = signals.current()
-    triggered: list[UUID] = []
     outcomes: dict[str, GateResult | BaseException] = {}
 
     async def follow_one(run: GateRun) -> None:
-        outcome = await trigger_and_follow(run.parameters, deadline_s, run.say, triggered.append)
+        run.started = time.perf_counter()
+        outcome = await trigger_and_follow(run.parameters, deadline_s, run.say, run.triggered)
         if isinstance(outcome, GateResult):
             # A pipeline uploads the report folder: it must hold the files, not the worker.
             outcome = await _fetch_evidence(outcome, run.report_dir, run.say)
@@ -280,6 +290,7 @@ def _follow_all(runs: list[GateRun], deadline_s: int) -> list[GateResult | BaseE
             interrupted = guard.interrupted
             if interrupted is None:
                 raise
+            triggered = [run.flow_run_id for run in runs if run.flow_run_id is not None]
             say(f"{interrupted}: cancelling {len(triggered)} triggered run(s)")
             _cancel_triggered(loop, triggered, str(interrupted), guard)
             for run in runs:

@@ -47,12 +47,13 @@ async def trigger_and_follow(
     parameters: dict[str, Any],
     deadline_s: float,
     say: Callable[[str], None],
-    on_triggered: Callable[[UUID], None] | None = None,
+    on_triggered: Callable[[UUID, str | None], None] | None = None,
 ) -> GateResult | Exception:
     """Run the deployment, hand progress lines to ``say``, return the result or why there is none.
 
-    ``on_triggered`` learns the run's id as soon as it exists, so a caller that is
-    cancelled (Ctrl-C) can cancel the run too (``cancel_runs``).
+    ``on_triggered`` learns the run's id and UI address as soon as it exists, so a caller
+    that is cancelled (Ctrl-C) can cancel the run too (``cancel_runs``) and a result
+    without a verdict can still link to its run.
     """
     try:
         flow_run: FlowRun = await run_deployment(  # type: ignore[misc]
@@ -76,9 +77,10 @@ async def trigger_and_follow(
                 f"No deployment {DEPLOYMENT} on the Prefect API: run `smoke deploy` first."
             )
         return RuntimeError(f"could not trigger {DEPLOYMENT}: {type(e).__name__}: {e}")
+    url = url_for(flow_run)
     if on_triggered is not None:
-        on_triggered(flow_run.id)
-    say(f"Triggered {flow_run.name}: {url_for(flow_run) or flow_run.id}")
+        on_triggered(flow_run.id, url)
+    say(f"Triggered {flow_run.name}: {url or flow_run.id}")
     async with get_client() as client:
         final = await follow(client, flow_run.id, deadline_s + PICKUP_GRACE_S, say)
         if final is None:

@@ -84,14 +84,19 @@ def three_workers(
         yield env, logs
 
 
-def _worker_of_each_run(logs: list[Path], run_ids: list[str]) -> dict[str, str]:
-    """Which worker submitted each flow run, read from the workers' own logs."""
-    found: dict[str, str] = {}
+def _worker_of_each_run(logs: list[Path], run_ids: list[str]) -> dict[str, list[str]]:
+    """Which workers ran each flow run, read from the workers' own logs.
+
+    Two workers may both try to submit a run; the server lets one, and the other logs
+    "Aborted submission" for it.
+    """
+    found: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
     for log in logs:
         text = log.read_text(errors="replace")
         for run_id in run_ids:
-            if re.search(rf"submitting flow run '{run_id}'", text):
-                found[run_id] = log.parent.name
+            tried = f"submitting flow run '{run_id}'" in text
+            if tried and f"Aborted submission of flow run '{run_id}'" not in text:
+                found[run_id].append(log.parent.name)
     return found
 
 
@@ -148,10 +153,11 @@ def test_three_environments_pass_on_runs_spread_over_the_workers(
     for name, run_id in zip(by_env, run_ids, strict=True):
         tags = set(_flow_run(env, run_id).tags)
         assert {f"env:{name}", "mode:gate", "version:1.0.0"} <= tags, tags
-    workers = _worker_of_each_run(logs, run_ids)
-    assert set(workers) == set(run_ids), workers
-    assert len(set(workers.values())) > 1, f"every run on one worker: {workers}"
-    print(f"3 environments in {took:.1f} s on workers {sorted(set(workers.values()))}")
+    ran_on = _worker_of_each_run(logs, run_ids)
+    assert all(len(names) == 1 for names in ran_on.values()), ran_on
+    workers = {names[0] for names in ran_on.values()}
+    assert len(workers) > 1, f"every run on one worker: {ran_on}"
+    print(f"3 environments in {took:.1f} s on workers {sorted(workers)}")
 
 
 def test_a_faulty_environment_fails_and_the_others_pass(

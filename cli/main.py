@@ -260,6 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument(
         "--cron", default="*/15 * * * *", help="the monitor's schedule (default every 15 min)"
     )
+    deploy.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="PATH",
+        help="where the project is on the worker machines (default: this checkout; "
+        "/app in the Dockerfile's image)",
+    )
 
     announce = sub.add_parser("announce", help="emit release.deployed: the gate runs by itself")
     announce.add_argument("--env", required=True, metavar="NAME")
@@ -570,7 +577,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     """``smoke deploy``."""
     from deployments.deploy import deploy
 
-    return deploy(args.monitor, args.cron)
+    return deploy(args.monitor, args.cron, args.workdir)
 
 
 def cmd_announce(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import pwd
 import secrets
@@ -20,6 +21,7 @@ import signal
 import stat
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -32,6 +34,8 @@ DRIVER = "postgresql+asyncpg"
 DB_USER = "prefect"
 DB_NAME = "prefect"
 RUN_AS = "postgres"
+# Ports tried when the free port chosen is taken before PostgreSQL binds it.
+BIND_ATTEMPTS = 3
 MISSING = (
     "PostgreSQL's server programs (initdb, pg_ctl) were not found. Install them "
     "(Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) or put "
@@ -162,9 +166,25 @@ def _reachable(path: Path) -> None:
             os.chmod(folder, mode | stat.S_IXOTH)
 
 
-def start(home: Path) -> str:
-    """Initialise (once) and start the local cluster; its connection URL."""
+@contextlib.contextmanager
+def _start_lock(root: Path) -> Iterator[None]:
+    """One start at a time per cluster: two `smoke server start --postgres` at once would
+    both run initdb into one folder, or start two postmasters on one data folder."""
+    with (root / ".start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def start(home: Path) -> tuple[str, bool]:
+    """Initialise (once) and start the local cluster: its connection URL, and whether
+    the database was created now (so Prefect's first start migrates it)."""
     c = cluster(home)
+    c.root.mkdir(parents=True, exist_ok=True)
+    with _start_lock(c.root):
+        return _start(c)
+
+
+def _start(c: Cluster) -> tuple[str, bool]:
     binaries = bin_dir()
     user = _user()
     c.root.mkdir(parents=True, exist_ok=True)
@@ -201,13 +221,25 @@ def start(home: Path) -> str:
             pwfile.unlink(missing_ok=True)
         with (c.data / "postgresql.conf").open("a") as conf:
             conf.write(f"listen_addresses = '127.0.0.1'\nunix_socket_directories = '{c.data}'\n")
-    if (running := c.running()) is None:
-        from cli.server import _free_port
+    running = c.running() or _pg_ctl_start(c, binaries, user)
+    url = c.url(running[1])
+    try:
+        return url, ensure_database(url)
+    except SmokeSystemError as e:
+        raise SmokeSystemError(f"{e}\n{c.log_tail()}") from None
 
+
+def _pg_ctl_start(c: Cluster, binaries: Path, user: pwd.struct_passwd | None) -> tuple[int, int]:
+    """Start the postmaster on a free port; another free port when one was taken between
+    choosing it and PostgreSQL binding it (another program started in between)."""
+    from cli.server import _free_port
+
+    # -w: pg_ctl returns once the server accepts connections, bounded only to turn a
+    # hang into an error (SMOKE_START_TIMEOUT_S).
+    timeout = str(int(start_timeout_s()))
+    for attempt in range(1, BIND_ATTEMPTS + 1):
         port = _free_port()
-        # -w: pg_ctl returns once the server accepts connections, bounded only to turn a
-        # hang into an error (SMOKE_START_TIMEOUT_S).
-        timeout = str(int(start_timeout_s()))
+        log_start = c.log_path.stat().st_size if c.log_path.exists() else 0
         try:
             _run(
                 [
@@ -227,16 +259,23 @@ def start(home: Path) -> str:
                 c.root,
             )
         except SmokeSystemError as e:
+            if attempt < BIND_ATTEMPTS and _port_taken(c.log_path, log_start):
+                continue
             raise SmokeSystemError(f"{e}\n{c.log_tail()}") from None
-        running = c.running()
-        if running is None:
-            raise SmokeSystemError(f"PostgreSQL did not start.\n{c.log_tail()}")
-    url = c.url(running[1])
+        if (running := c.running()) is not None:
+            return running
+        break
+    raise SmokeSystemError(f"PostgreSQL did not start.\n{c.log_tail()}")
+
+
+def _port_taken(log_path: Path, since: int) -> bool:
+    """Whether PostgreSQL's log, from byte ``since`` on, says its port was in use."""
     try:
-        ensure_database(url)
-    except SmokeSystemError as e:
-        raise SmokeSystemError(f"{e}\n{c.log_tail()}") from None
-    return url
+        with log_path.open("rb") as log:
+            log.seek(since)
+            return b"Address already in use" in log.read()
+    except OSError:
+        return False
 
 
 def stop(home: Path) -> int | None:

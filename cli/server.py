@@ -205,10 +205,13 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+MIGRATES = "Prefect's server (its first start migrates a new database)"
+
+
 def waiting_label(home: Path | None = None) -> str:
-    """What a wait for the server is called in the progress line."""
+    """What a wait for the server on SQLite is called in the progress line."""
     if recorded_server(home) is None and not ((home or prefect_home()) / "prefect.db").exists():
-        return "Prefect's server (its first start migrates a new database)"
+        return MIGRATES
     return "Prefect's server"
 
 
@@ -293,7 +296,7 @@ def cmd_start(port: int | None, use_postgres: bool = False) -> int:
             f"A local Prefect server on SQLite already runs for PREFECT_HOME {server.home}; "
             "stop it first (`smoke server stop`) to start it on PostgreSQL."
         )
-    label = waiting_label()
+    label = "Prefect's server" if use_postgres else waiting_label()
     startups = StartUps()
     started_cluster = False
     if server is None:
@@ -303,11 +306,13 @@ def cmd_start(port: int | None, use_postgres: bool = False) -> int:
             if database_url is None:
                 home = prefect_home()
                 started_cluster = postgres.cluster(home).running() is None
-                database_url = startups.result(
+                database_url, created = startups.result(
                     startups.start("PostgreSQL", lambda: postgres.start(home))
                 )
-            elif postgres.ensure_database(database_url):
-                label = "Prefect's server (its first start migrates a new database)"
+            else:
+                created = postgres.ensure_database(database_url)
+            if created:
+                label = MIGRATES
         server = spawn(port, database_url=database_url)
     try:
         startups.result(startups.start(label, lambda: wait_ready(server)))

@@ -9,6 +9,7 @@ runs that crash before their own hooks can. Running it again changes nothing.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ from prefect.exceptions import ObjectNotFound
 from blocks import SlackTarget, SmokeEnvironment
 from blocks.prefect_api import require_api
 from smoke.config import SANDBOX
-from smoke.errors import SmokeSystemError
+from smoke.errors import ConfigError, SmokeSystemError
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK_POOL = "smoke"
@@ -39,14 +40,22 @@ DEFAULT_MONITOR_CRON = "*/15 * * * *"
 ENVIRONMENT_FORMS = ("release-gate", "monitor", "auth", "onboarding", "billing", "dashboard")
 
 
-def deploy(monitors: list[str] | None = None, cron: str = DEFAULT_MONITOR_CRON) -> int:
-    """Register, create, deploy, schedule monitors; print what was done."""
+def deploy(
+    monitors: list[str] | None = None,
+    cron: str = DEFAULT_MONITOR_CRON,
+    workdir: Path | None = None,
+) -> int:
+    """Register, create, deploy, schedule monitors; print what was done.
+
+    ``workdir``: where the project is on the worker machines (this checkout by default).
+    """
+    workdir = checked_workdir(workdir)
     require_api()
     for block_type in (SmokeEnvironment, SlackTarget):
         block_type.register_type_and_schema()
     print("block types: smoke-environment, slack-target")
     asyncio.run(ensure_work_pool())
-    run_prefect_deploy()
+    run_prefect_deploy(workdir)
     asyncio.run(finish_deployments(monitors or [], cron))
     return 0
 
@@ -62,12 +71,34 @@ async def ensure_work_pool() -> None:
             print(f"work pool {WORK_POOL}: created (process)")
 
 
-def run_prefect_deploy() -> None:
-    """`prefect deploy --all` from the project root, without prompts."""
+def checked_workdir(workdir: Path | None) -> Path:
+    """The workers' project folder: absolute, and a copy of this project when it is here."""
+    if workdir is None:
+        return ROOT
+    if not workdir.is_absolute():
+        raise ConfigError(
+            f"--workdir {workdir}: give the absolute path of the project on the worker "
+            "machines (the image's /app, or where the checkout is there)"
+        )
+    if workdir.exists() and not (workdir / "flows" / "gate.py").is_file():
+        raise ConfigError(
+            f"--workdir {workdir}: exists here but holds no smoke flows project "
+            "(flows/gate.py is missing)"
+        )
+    return workdir
+
+
+def run_prefect_deploy(workdir: Path = ROOT) -> None:
+    """`prefect deploy --all` from the project root, without prompts.
+
+    prefect.yaml's pull step runs the flows from ``{{ $PWD }}``: the folder the
+    workers find the project in, which is this checkout unless ``--workdir`` says.
+    """
     prefect = str(Path(sys.executable).with_name("prefect"))
     proc = subprocess.run(
         [prefect, "--no-prompt", "deploy", "--all", "--prefect-file", str(ROOT / "prefect.yaml")],
         cwd=ROOT,
+        env=os.environ | {"PWD": str(workdir)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -76,6 +107,7 @@ def run_prefect_deploy() -> None:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise SmokeSystemError(f"`prefect deploy --all` failed:\n{tail}")
     print("deployments: release-gate, monitor, auth, onboarding, billing, dashboard, notify-crash")
+    print(f"workers run the flows from: {workdir}")
 
 
 async def finish_deployments(monitors: list[str], cron: str) -> None:

@@ -13,7 +13,14 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response, Route
 from prefect import State, flow
 
-from smoke.auth_rules import mentions
+from smoke import origins
+from smoke.auth_rules import (
+    jwt_segments,
+    mentions,
+    oidc_endpoints,
+    same_endpoint,
+    with_redirect_host,
+)
 from smoke.contracts import as_json
 from smoke.errors import PreconditionError
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed
@@ -39,6 +46,8 @@ CHECKS = [
     "browser_login",
     "sign_out_ends_session",
     "forged_state_rejected",
+    "foreign_redirect_refused",
+    "discovery_endpoints",
     "passkey_login",
     "wrong_password_refused",
 ]
@@ -649,6 +658,247 @@ async def _require_callback_reached(
         )
 
 
+@check("foreign_redirect_refused")
+async def foreign_redirect_refused(ctx: Ctx) -> Passed:
+    """Invariant: the identity provider sends a sign-in only back to the app. The page
+    the browser login's start leads to (its query names the app's own redirect URI in
+    ``foreign_redirect.param``) shows the sign-in form: the positive twin, in the same
+    attempt, after browser_login passed. The same request with the redirect URI moved
+    to ``foreign_host`` must answer an expected refusal status, show no sign-in form and
+    send the browser nowhere near that host (any request to it is blocked and fails the
+    check): otherwise an attacker's link gets a signed-in user's code sent to the
+    attacker.
+    """
+    spec = ctx.spec
+    fr, bl = spec.foreign_redirect, spec.browser_login
+    if fr is None or bl is None:
+        raise CheckSkipped(
+            "no browser login with a foreign_redirect configured", kind="not_applicable"
+        )
+    if not _proven(ctx, "browser_login"):
+        raise CheckSkipped("needs browser_login to pass first", kind="prerequisite")
+    sent_there: list[str] = []
+
+    async def block(route: Route) -> None:
+        sent_there.append(origins.redact(route.request.url).split("?")[0])
+        await route.abort()
+
+    async with traced_page(ctx) as page:
+        await page.route(lambda url: urlsplit(url).hostname == fr.foreign_host, block)
+        await page.goto(bl.start_path)
+        await page.wait_for_selector(bl.email_selector)
+        own = page.url
+        moved = with_redirect_host(own, fr.param, fr.foreign_host)
+        if moved is None:
+            raise CheckSkipped(
+                f"the sign-in page {urlsplit(own).path} names no redirect URI in "
+                f"{fr.param!r}: not a redirect to an identity provider",
+                kind="not_applicable",
+            )
+        try:
+            response = await page.goto(moved)
+        except PlaywrightError:
+            if not sent_there:
+                raise
+            response = None  # the request to the foreign host was blocked: judged below
+        status = response.status if response is not None else None
+        form = await page.locator(bl.email_selector).count() if not sent_there else 0
+        shown = await _shown_error(page, bl.error_selector)
+        await page.unroute_all(behavior="ignoreErrors")
+    where = f"{urlsplit(own).path} with {fr.param} on {fr.foreign_host}"
+    if sent_there or form or status not in fr.expect_status:
+        did = (
+            f"sent the browser to {sent_there[0]}"
+            if sent_there
+            else f"answered {status}" + (" with the sign-in form" if form else "")
+        )
+        raise CheckFailed(
+            f"the identity provider accepts a redirect URI on a foreign host: {where} {did}",
+            expected=f"status {' or '.join(map(str, fr.expect_status))}, no sign-in form",
+            actual=did,
+        )
+    return Passed(
+        expected="the sign-in form for the app's own redirect URI, a refusal for a foreign one",
+        actual=f"own -> sign-in form; {fr.foreign_host} -> {status}"
+        + (f" {as_json(shown)}" if shown else ""),
+    )
+
+
+@check("discovery_endpoints")
+async def discovery_endpoints(ctx: Ctx) -> Passed:
+    """Invariant: the OpenID discovery document answers its contract and every endpoint
+    it names works where it says: the browser login's start sends the browser to its
+    ``authorization_endpoint``; its ``token_endpoint`` signs the test identity in by the
+    login request's form (auth_method password; otherwise it must answer a made-up
+    authorization code with an OAuth error); its ``jwks_uri`` holds the key the token
+    names and the token's issuer is the document's; its ``userinfo_endpoint`` answers
+    the token as the test identity (``identity_claim``). A client configured from the
+    document, not from fixed paths, signs in. With auth_method password it runs after
+    password_login passed (the same login by the contract's fixed path).
+    """
+    spec = ctx.spec
+    d = spec.discovery
+    if d is None:
+        raise CheckSkipped("no OpenID discovery document configured", kind="not_applicable")
+    if ctx.config.auth_method == "password" and not _proven(ctx, "password_login"):
+        # Its token endpoint is signed in at by the login request: it would fail for the
+        # same reason, which password_login already reports.
+        raise CheckSkipped("needs password_login to pass first", kind="prerequisite")
+    reply = await send(ctx, d.request, auth="none", probe=False)
+    expect(reply, d.request, "the discovery document")
+    endpoints, problems = oidc_endpoints(reply.body)
+    if problems:
+        raise CheckFailed(
+            f"the discovery document is unusable: {problems[0]}",
+            expected="absolute URLs for token_endpoint and jwks_uri (and any other endpoint)",
+            actual="; ".join(problems),
+            evidence=[reply.evidence()],
+        )
+    allowed = origins.allowed_origins(ctx.config)
+    outside = [n for n, url in endpoints.items() if not origins.may_send_credentials(url, allowed)]
+    if outside:
+        raise PreconditionError(
+            f"the discovery document names {outside[0]} {origins.redact(endpoints[outside[0]])}, "
+            f"outside environment {ctx.config.name!r}'s origins: the suite will not send the "
+            f"test identity there. If it is the product's identity provider, list its origin "
+            f"in {origins.ALLOWED_ORIGINS_SETTING}."
+        )
+    proven = [await _authorize_is_the_logins(ctx, endpoints)]
+    token, note = await _token_from(ctx, endpoints["token_endpoint"])
+    proven.append(note)
+    proven.append(await _jwks_holds_key(ctx, endpoints["jwks_uri"], token, reply.body))
+    if "userinfo_endpoint" in endpoints:
+        proven.append(await _userinfo_is_test(ctx, endpoints["userinfo_endpoint"], token))
+    return Passed(
+        expected="every endpoint the discovery document names works there",
+        actual="; ".join(p for p in proven if p),
+    )
+
+
+async def _authorize_is_the_logins(ctx: Ctx, endpoints: dict[str, str]) -> str:
+    """The browser login's start must redirect to the authorization endpoint; a note."""
+    bl = ctx.spec.browser_login
+    named = endpoints.get("authorization_endpoint")
+    if named is None or bl is None:
+        return ""
+    start = Request(path=bl.start_path, expect_status=[301, 302, 303, 307, 308], public=True)
+    reply = await send(ctx, start, auth="none", probe=False)
+    location = reply.headers.get("location", "")
+    if not 300 <= reply.status < 400 or not location:
+        return "authorization_endpoint not compared (the login start does not redirect)"
+    target = origins.resolve(str(ctx.http.base_url), location)
+    if not same_endpoint(target, named):
+        raise CheckFailed(
+            "the login sends the browser to another authorization endpoint than the "
+            "discovery document names",
+            expected=f"{bl.start_path} redirecting to {origins.redact(named)}",
+            actual=f"it redirects to {origins.redact(target).split('?')[0]}",
+            evidence=[reply.evidence()],
+        )
+    return "the login starts at authorization_endpoint"
+
+
+async def _token_from(ctx: Ctx, url: str) -> tuple[str | None, str]:
+    """Sign the test identity in at the token endpoint ``url``: the token (None when the
+    login is not a password grant) and a note."""
+    config, login = ctx.config, ctx.spec.login
+    if config.auth_method != "password":
+        probe = Request(
+            method="POST",
+            path=url,
+            body_format="form",
+            body={"grant_type": "authorization_code", "code": "smoke-made-up-{{run_id}}"},
+            expect_status=[400, 401],
+        )
+        reply = await send(ctx, probe, auth="none", probe=False)
+        if (
+            reply.status not in probe.expect_status
+            or field_value_or_none(reply.body, "error") is None
+        ):
+            raise CheckFailed(
+                f"the discovery document's token endpoint is no OAuth token endpoint: "
+                f"POST {reply.path} answered {reply.status} to a made-up code",
+                expected='status 400 or 401 with an OAuth error ({"error": "invalid_grant"})',
+                actual=f"status {reply.status}: {reply.excerpt()}",
+                evidence=[reply.evidence()],
+            )
+        return None, f"token_endpoint refuses a made-up code ({reply.status})"
+    if config.test_password is None:
+        raise CheckSkipped(
+            "no test password to sign in at the token endpoint", kind="configuration"
+        )
+    req = login.request.model_copy(update={"path": url})
+    variables = {"email": config.test_email, "password": config.test_password.get_secret_value()}
+    reply = await send(ctx, req, variables, auth="none", probe=False)
+    expect(reply, req, "signing in at the discovery document's token_endpoint")
+    token = field_of(reply, login.token_field, "the token endpoint's answer")
+    if not isinstance(token, str) or not token:
+        raise CheckFailed(
+            "the discovery document's token endpoint gave the test identity no token",
+            expected=f"a string in {login.token_field!r}",
+            actual=reply.excerpt(),
+            evidence=[reply.evidence()],
+        )
+    scrubber.register(token)
+    return token, f"token_endpoint signs the test identity in ({reply.status})"
+
+
+async def _jwks_holds_key(ctx: Ctx, url: str, token: str | None, doc: Any) -> str:
+    """The JWKS must list keys, among them the one a JWT token names; a note."""
+    reply = await send(ctx, Request(path=url, public=True), auth="none", probe=False)
+    keys = field_value_or_none(reply.body, "keys") if reply.ok else None
+    if not isinstance(keys, list) or not keys:
+        raise CheckFailed(
+            f"the discovery document's jwks_uri holds no keys: GET {reply.path} answered "
+            f"{reply.status}",
+            expected='status 200 with {"keys": [...]}, at least one',
+            actual=f"status {reply.status}: {reply.excerpt()}",
+            evidence=[reply.evidence()],
+        )
+    segments = jwt_segments(token) if token else None
+    if segments is None:
+        return f"jwks_uri lists {len(keys)} keys"
+    header, claims = segments
+    kid = header.get("kid")
+    kids = [k.get("kid") for k in keys if isinstance(k, dict)]
+    if kid is not None and kid not in kids:
+        raise CheckFailed(
+            "the token is signed with a key the discovery document's jwks_uri does not list",
+            expected=f"a key with kid {as_json(kid)} in {reply.path}",
+            actual=f"kids {as_json(kids)}",
+            evidence=[reply.evidence()],
+        )
+    issuer = doc.get("issuer") if isinstance(doc, dict) else None
+    if issuer is not None and "iss" in claims and claims["iss"] != issuer:
+        raise CheckFailed(
+            "the token's issuer is not the discovery document's",
+            expected=f"iss {as_json(issuer)}",
+            actual=f"iss {as_json(claims['iss'])}",
+        )
+    return "jwks_uri holds the token's key" + (", issuer matches" if issuer else "")
+
+
+async def _userinfo_is_test(ctx: Ctx, url: str, token: str | None) -> str:
+    """The userinfo endpoint must answer the token as the test identity; a note."""
+    if token is None:
+        return "userinfo_endpoint not tried (no token from a password grant)"
+    claim = ctx.spec.discovery.identity_claim if ctx.spec.discovery else "email"
+    req = Request(path=url)
+    reply = await send(
+        ctx, req, auth="none", headers={"Authorization": f"Bearer {token}"}, probe=False
+    )
+    who = field_value_or_none(reply.body, claim)
+    if not reply.ok or who != ctx.config.test_email:
+        raise CheckFailed(
+            f"the discovery document's userinfo_endpoint does not answer the test identity: "
+            f"GET {reply.path} answered {reply.status}",
+            expected=f"status 200 with {claim} = {as_json(ctx.config.test_email)}",
+            actual=f"status {reply.status}, {claim} = {as_json(who)}",
+            evidence=[reply.evidence()],
+        )
+    return f"userinfo_endpoint answers {claim} = {who}"
+
+
 @check("passkey_login")
 async def passkey_login(ctx: Ctx) -> Passed:
     """Invariant: a passkey registered on a virtual authenticator signs the test identity
@@ -712,13 +962,18 @@ async def auth(environment: str = "sandbox") -> State[JourneyResult]:
 
         async def api_checks() -> None:
             await run_check(ctx, password_login)
-            await asyncio.gather(run_check(ctx, me_identity), run_check(ctx, tenant_isolation))
+            await asyncio.gather(
+                run_check(ctx, me_identity),
+                run_check(ctx, tenant_isolation),
+                run_check(ctx, discovery_endpoints),
+            )
 
         async def browser_checks() -> None:
             # One browser context per journey: its checks take turns.
             await run_check(ctx, browser_login)
             await run_check(ctx, sign_out_ends_session)
             await run_check(ctx, forged_state_rejected)
+            await run_check(ctx, foreign_redirect_refused)
             await run_check(ctx, passkey_login)
 
         if ready:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 import httpx
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Request as PlaywrightRequest
 from prefect import State, flow
 
 from smoke.contracts import as_json
+from smoke.errors import PreconditionError
 from smoke.identities import check_cleanup
+from smoke.origins import url_matches
 from smoke.outcomes import CheckFailed, CheckSkipped, Passed
 from smoke.plans import Offer, as_offer, plan_named, plan_problems, price_problems
 from smoke.results import Evidence, JourneyResult
@@ -28,6 +33,7 @@ from tasks.sequences import journey_frame
 from tasks.stripe import (
     STRIPE_TEST_MODE,
     cancel_subscription,
+    customer_subscriptions,
     harmless_event,
     signature_header,
     stripe_client,
@@ -44,6 +50,7 @@ AFTER_CLEANUP = [
     "checkout_success",
     "subscription_active",
     "unsigned_webhook_rejected",
+    "confirm_again_refused",
     "subscription_cancelled",
     "stripe_cancellation_synced",
 ]
@@ -464,6 +471,37 @@ class FirstActive:
             return
 
 
+CONFIRMATION = "confirmation"
+CHECKOUT_STARTED = "checkout_started"
+# How much earlier than this machine's clock Stripe may date what this run created.
+CLOCK_SLACK_S = 30
+
+
+def _record_confirmation(ctx: Ctx, page: Any) -> None:
+    """Keep the first request the checkout page sends that ``confirm_again.request_url``
+    matches (``ctx.variables[CONFIRMATION]``), for confirm_again_refused to send again."""
+    again = ctx.spec.confirm_again
+    if again is None:
+        return
+    pattern = again.request_url
+
+    def on_request(request: PlaywrightRequest) -> None:
+        if (
+            CONFIRMATION in ctx.variables
+            or request.method == "GET"
+            or not url_matches(pattern, request.url)
+        ):
+            return
+        ctx.variables[CONFIRMATION] = {
+            "method": request.method,
+            "url": request.url,
+            "content_type": request.headers.get("content-type", ""),
+            "body": request.post_data,
+        }
+
+    page.on("request", on_request)
+
+
 @check("checkout_success")
 async def checkout_success(ctx: Ctx) -> Passed:
     """Invariant: before paying, the checkout page shows the plan bought with its price
@@ -479,10 +517,13 @@ async def checkout_success(ctx: Ctx) -> Passed:
         # Known before paying, so a look at the tenant while paying is one request.
         await _own_tenant(ctx)
     urls = await open_checkout(ctx)
+    ctx.variables.pop(CONFIRMATION, None)
+    ctx.variables[CHECKOUT_STARTED] = time.time()
     async with traced_page(ctx, mask=_card_fields(ctx)) as page:
         await _browser_session(ctx, page)
         await page.goto(urls["checkout_url"])
         shown = await _judge_price(ctx, page)
+        _record_confirmation(ctx, page)
         first_active = FirstActive(ctx)
         outcome = await _pay(ctx, page, spec.success_card, watch=first_active)
         if outcome != "success":
@@ -580,6 +621,106 @@ async def subscription_active(ctx: Ctx) -> Passed:
         actual=f"active after {waited} ms, {polls} polls"
         + (f"; plan {wanted} in {', '.join(seen)}" if seen else ""),
     )
+
+
+@check("confirm_again_refused")
+async def confirm_again_refused(ctx: Ctx) -> Passed:
+    """Invariant: a checkout that was paid (checkout_success passed: the positive twin)
+    cannot be confirmed again. The confirmation the checkout page sent
+    (``confirm_again.request_url``) is sent once more as the test identity, as a double
+    click on Subscribe would: it must answer an expected refusal status, and the
+    customer of the app's subscription must hold exactly one live subscription in Stripe
+    created since that checkout began (any other is cancelled there at once, so no test
+    subscription is left running).
+    Without the Stripe test key the refusal alone is judged, and the result says so."""
+    spec = ctx.spec
+    again = spec.confirm_again
+    if again is None:
+        raise CheckSkipped("no confirm_again configured", kind="not_applicable")
+    paid = next((r for r in ctx.results if r.check == "checkout_success"), None)
+    if paid is None or paid.is_problem:
+        raise CheckSkipped("needs checkout_success to pass first", kind="prerequisite")
+    sent = ctx.variables.get(CONFIRMATION)
+    if not isinstance(sent, dict):
+        raise PreconditionError(
+            f"the checkout page sent no request matching billing.confirm_again.request_url "
+            f"{again.request_url!r} while it was paid: fix the glob to match the request "
+            "its Subscribe button sends"
+        )
+    reply = await send(ctx, _replay_request(sent, again.expect_status), auth="test", probe=False)
+    in_stripe = await _stripe_subscriptions(ctx)
+    refused = reply.status in again.expect_status
+    if not refused or (in_stripe is not None and len(in_stripe) != 1):
+        stripe_words = (
+            f"; the customer has {len(in_stripe)} subscriptions in Stripe ({', '.join(in_stripe)})"
+            if in_stripe is not None
+            else ""
+        )
+        raise CheckFailed(
+            f"a paid checkout can be confirmed again: {reply.method} {reply.path} answered "
+            f"{reply.status}{stripe_words}",
+            expected=f"status {' or '.join(map(str, again.expect_status))}"
+            + (", one subscription in Stripe" if in_stripe is not None else ""),
+            actual=f"status {reply.status}: {reply.excerpt()}{stripe_words}",
+            evidence=[reply.evidence()],
+        )
+    return Passed(
+        expected=f"status {' or '.join(map(str, again.expect_status))}"
+        + (", one subscription in Stripe" if in_stripe is not None else ""),
+        actual=f"{reply.method} {reply.path} -> {reply.status}"
+        + (
+            ", one subscription in Stripe"
+            if in_stripe is not None
+            else " (Stripe not read: no SMOKE_STRIPE_SECRET_KEY)"
+        ),
+    )
+
+
+def _replay_request(sent: dict[str, Any], expect_status: list[int]) -> Request:
+    """The recorded confirmation as a request of the contract's kind."""
+    content_type = str(sent.get("content_type", ""))
+    raw = sent.get("body")
+    body: Any = None
+    body_format: Literal["json", "form"] = "json"
+    if raw:
+        if "application/x-www-form-urlencoded" in content_type:
+            body, body_format = dict(parse_qsl(str(raw), keep_blank_values=True)), "form"
+        else:
+            try:
+                body = json.loads(str(raw))
+            except ValueError:
+                raise PreconditionError(
+                    "the checkout page's confirmation has a body that is neither JSON nor a "
+                    f"form ({content_type or 'no content type'}): it cannot be sent again"
+                ) from None
+    return Request(
+        method=sent["method"],
+        path=str(sent["url"]),
+        body=body,
+        body_format=body_format,
+        expect_status=expect_status,
+    )
+
+
+async def _stripe_subscriptions(ctx: Ctx) -> list[str] | None:
+    """The ids of the live (not cancelled) Stripe subscriptions of the customer of the
+    app's subscription created since the paid checkout began (an earlier run's are not
+    this run's to judge or touch); every one but the app's is cancelled in Stripe right
+    away. None without the Stripe test key or a Stripe id in the app's answer."""
+    spec = ctx.spec
+    client = stripe_client(ctx.config)
+    if client is None:
+        return None
+    sub_id = _field(await subscription(ctx), spec.subscription_stripe_id_field)
+    if not sub_id:
+        return None
+    since = int(ctx.variables.get(CHECKOUT_STARTED, time.time()) - CLOCK_SLACK_S)
+    live = await customer_subscriptions(client, str(sub_id), created_since=since)
+    for other in live:
+        if other != sub_id:
+            # Never leave a test subscription running: the app keeps the one it names.
+            await cancel_subscription(client, other)
+    return live
 
 
 @check("unsigned_webhook_rejected")
@@ -778,6 +919,10 @@ async def _payments(ctx: Ctx) -> None:
         active = paid
     else:
         active = await run_check(ctx, subscription_active)
+    if paid.is_problem:
+        skip_rest(ctx, ["confirm_again_refused"], "not run: checkout did not succeed")
+    else:
+        await run_check(ctx, confirm_again_refused)
     await run_check(ctx, unsigned_webhook_rejected)
     await run_check(ctx, subscription_cancelled)
     if active.is_problem:

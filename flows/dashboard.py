@@ -12,12 +12,14 @@ from smoke.contracts import as_json
 from smoke.errors import ConfigError, PreconditionError
 from smoke.items import (
     as_count,
+    describe_where,
     expected_on_page,
     ids_of,
     last_page,
     order_problem,
     query_value,
     row_problems,
+    seeded_problems,
     text_problems,
     without_query_keys,
 )
@@ -242,6 +244,39 @@ async def _later_pages_agree(
     return f"{total} records in {last} pages of {size}"
 
 
+def _require_seeded(endpoint: Endpoint, reply: Reply, items: list[Any]) -> str:
+    """CheckFailed unless the items hold what the seed put there (``seeded``).
+
+    The configured read must hold every item: with a stated total larger than the page,
+    a count over the page proves nothing, which is an error of the contract.
+    """
+    paging = endpoint.pagination
+    total = _total(reply, paging, endpoint.name) if paging is not None else None
+    if total is not None and total > len(items):
+        raise PreconditionError(
+            f"{endpoint.name}: the seeded items are counted over the configured read, but it "
+            f"holds {len(items)} of {total}: ask a page that holds them all (its "
+            f"{paging.per_page_param if paging else 'page size'}), or drop `seeded`"
+        )
+    problems = seeded_problems(items, endpoint.seeded)
+    if problems:
+        raise CheckFailed(
+            f"{endpoint.name} does not hold what the seed put there: {problems[0]}",
+            expected="; ".join(_seeded_words(endpoint)),
+            actual="; ".join(problems),
+            evidence=[reply.evidence()],
+        )
+    return "as seeded: " + "; ".join(_seeded_words(endpoint))
+
+
+def _seeded_words(endpoint: Endpoint) -> list[str]:
+    words = []
+    for s in endpoint.seeded:
+        bound = f"{s.count}" if s.count is not None else f"at least {s.at_least}"
+        words.append(f"{bound} with {describe_where(s.where)}")
+    return words
+
+
 @check("endpoint")
 async def endpoint_answers(ctx: Ctx, endpoint: Endpoint) -> Passed:
     """Run once per configured endpoint, named after it (``dashboard.feed``).
@@ -253,7 +288,9 @@ async def endpoint_answers(ctx: Ctx, endpoint: Endpoint) -> Passed:
     items than it asked for; a page of ``page_size`` holds exactly that many (fewer only
     when there are fewer records); with a total, the total is the same whatever the page
     size, and (with page numbers) the last page it implies holds the rest, the page after
-    it is empty, no item is on two pages and the order holds across them.
+    it is empty, no item is on two pages and the order holds across them. With
+    ``seeded``, the items hold what the seed put there: as many matching each ``where``
+    as its ``count`` (or ``at_least``).
     """
     reply = await send(ctx, endpoint, auth="test")
     expect(reply, endpoint, endpoint.name)
@@ -278,9 +315,12 @@ async def endpoint_answers(ctx: Ctx, endpoint: Endpoint) -> Passed:
                 evidence=[reply.evidence()],
             )
     _require_order(endpoint, items, [reply], "on the page")
+    if endpoint.seeded:
+        proven.append(_require_seeded(endpoint, reply, items))
     if paging is not None:
         proven.append(await _pages_agree(ctx, endpoint, reply, items))
     extras = (["ordered"] if endpoint.order_by else []) + (["paged"] if paging else [])
+    extras += ["as seeded"] if endpoint.seeded else []
     return Passed(
         expected=f"status {reply.status}, contract, non-empty" + "".join(f", {e}" for e in extras),
         actual="; ".join(proven),

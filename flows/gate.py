@@ -213,6 +213,7 @@ async def run_until_deadline(
 
     with progress.collecting(log_on_gate) as collected:
         finished: dict[str, JourneyResult] = {}
+        started: dict[str, asyncio.Event] = {}
         try:
             async with asyncio.timeout(deadline_s):
                 finished.update(not_selected(suite, [PREFLIGHT, *selected]))
@@ -231,11 +232,14 @@ async def run_until_deadline(
                         finished[name] = JourneyResult(name=name, checks=skipped_journey(name, why))
                 to_run = [n for n in selected if n not in finished]
                 async with browser.shared_browser():
-                    finished.update(await run_journeys(environment, to_run))
+                    await run_journeys(environment, to_run, finished, started)
         except TimeoutError:
             pass
         ordered = [PREFLIGHT, *selected]
-        return [finished.get(name) or timed_out(name, collected, deadline_s) for name in ordered]
+        return [
+            finished.get(name) or timed_out(name, collected, deadline_s, _stage(name, started))
+            for name in ordered
+        ]
 
 
 def not_selected(suite: SuiteSpec, journeys: list[str]) -> dict[str, JourneyResult]:
@@ -271,15 +275,42 @@ def not_selected(suite: SuiteSpec, journeys: list[str]) -> dict[str, JourneyResu
     return left_out
 
 
-def timed_out(journey: str, collected: list[CheckResult], deadline_s: float) -> JourneyResult:
-    """What a journey the deadline cut short did get done, plus an error saying so."""
+Stage = Literal["queued", "starting", "running"]
+
+
+def _stage(name: str, started: dict[str, asyncio.Event]) -> Stage:
+    if name not in started:
+        return "queued"
+    return "running" if started[name].is_set() else "starting"
+
+
+def timed_out(
+    journey: str, collected: list[CheckResult], deadline_s: float, stage: Stage = "running"
+) -> JourneyResult:
+    """What a journey the deadline cut short did get done, plus an error saying so.
+
+    A journey that never got going is told apart: ``starting`` means Prefect's API had
+    not created its subflow run, which points at the Prefect server (its log says why),
+    not at the product; ``queued``, that the gate had not got to it.
+    """
     done = [c for c in collected if c.journey == journey]
+    actual = {
+        "queued": (
+            f"not started after {deadline_s:g} s: the preflight, or the journeys started"
+            " before it, took the time"
+        ),
+        "starting": (
+            f"not started after {deadline_s:g} s: Prefect's API had not created its"
+            " subflow run (a busy or locked Prefect database; see the Prefect server's log)"
+        ),
+        "running": f"still running after {deadline_s:g} s; {len(done)} check(s) had finished",
+    }[stage]
     cut = CheckResult(
         journey=journey,
         check="deadline",
         status=Status.ERROR,
         expected=f"the journey finishes within the gate's deadline of {deadline_s:g} s",
-        actual=f"still running after {deadline_s:g} s; {len(done)} check(s) had finished",
+        actual=actual,
         message=f"the gate's deadline of {deadline_s:g} s passed before this journey finished",
     )
     return JourneyResult(name=journey, checks=[*done, cut])
@@ -321,28 +352,39 @@ async def run_journey(name: str, environment: str, version: str | None = None) -
     )
 
 
-async def run_journeys(environment: str, names: list[str]) -> dict[str, JourneyResult]:
-    """The journeys concurrently, each started once the previous one is running.
+async def run_journeys(
+    environment: str,
+    names: list[str],
+    finished: dict[str, JourneyResult],
+    started: dict[str, asyncio.Event],
+) -> None:
+    """The journeys concurrently: each started once the previous one is running, and
+    none checking anything before all have started (``progress.signal_started``).
 
-    Starting subflows at the same instant makes them contend for the Prefect server's
-    database (seconds on SQLite); a staggered start costs ~0.15 s per journey.
+    Each result goes into ``finished`` as soon as its journey ends, so a deadline that
+    cuts one journey short keeps the others' whole results; ``started`` tells which
+    journeys got going at all. Starting subflows at the same instant makes them contend
+    for the Prefect server's database (seconds on SQLite); one at a time, on a quiet
+    server, costs ~0.15 s per journey.
     """
-    runs: dict[str, asyncio.Task[JourneyResult]] = {}
-    for name in names:
-        started = asyncio.Event()
+    go = asyncio.Event()
+    runs: dict[str, asyncio.Task[None]] = {}
 
-        async def run(name: str = name, started: asyncio.Event = started) -> JourneyResult:
-            progress.expect_start(started)
-            return await run_journey(name, environment)
+    async def run(name: str) -> None:
+        progress.expect_start(started[name], go)
+        finished[name] = await run_journey(name, environment)
 
-        runs[name] = asyncio.create_task(run())
-        waiter = asyncio.create_task(started.wait())
-        await asyncio.wait(
-            [runs[name], waiter], timeout=START_WAIT_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        waiter.cancel()
     try:
-        done = await asyncio.gather(*runs.values())
+        for name in names:
+            started[name] = asyncio.Event()
+            runs[name] = asyncio.create_task(run(name))
+            waiter = asyncio.create_task(started[name].wait())
+            await asyncio.wait(
+                [runs[name], waiter], timeout=START_WAIT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+        go.set()
+        await asyncio.gather(*runs.values())
     except BaseException:
         # Never leave a journey running behind the gate's back: the shared browser
         # closes as soon as this returns, under any page still open.
@@ -350,4 +392,3 @@ async def run_journeys(environment: str, names: list[str]) -> dict[str, JourneyR
             task.cancel()
         await asyncio.gather(*runs.values(), return_exceptions=True)
         raise
-    return dict(zip(runs, done, strict=True))

@@ -1,4 +1,5 @@
-"""Prefect-free judgements of the auth checks: a page's refusal, another identity's trace.
+"""Prefect-free judgements of the auth checks: a page's refusal, another identity's trace,
+a redirect URI moved to another host, what an OpenID discovery document names.
 
 The checks in ``flows/auth.py`` and ``tasks/refusal.py`` send the requests; what their
 answers mean is decided here, so it is tested without a server.
@@ -6,10 +7,13 @@ answers mean is decided here, so it is tested without a server.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from fnmatch import fnmatchcase
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REFUSED = (401, 403)
 
@@ -46,3 +50,79 @@ def mentions(body: Any, word: str, at: str = "$") -> list[str]:
         whole = re.compile(rf"(?<![\w.+@-]){re.escape(word)}(?![\w+@-]|\.\w)", re.IGNORECASE)
         return [at] if whole.search(body) else []
     return []
+
+
+def with_redirect_host(url: str, param: str, host: str) -> str | None:
+    """``url`` with the redirect URI in query parameter ``param`` moved to ``host``.
+
+    The redirect URI keeps its scheme, port-less, and its path and query: only the host
+    is another one. None when ``url`` has no absolute http(s) URI in ``param``.
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    own = next((v for k, v in query if k == param), None)
+    if own is None:
+        return None
+    target = urlsplit(own)
+    if target.scheme not in ("http", "https") or not target.hostname:
+        return None
+    moved = urlunsplit(target._replace(netloc=host))
+    query = [(k, moved if k == param else v) for k, v in query]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+# What an OpenID provider's discovery document names (OpenID Connect Discovery 1.0, 3).
+DISCOVERY_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
+
+
+def oidc_endpoints(doc: Any) -> tuple[dict[str, str], list[str]]:
+    """The endpoints a discovery document names, and what is wrong with any of them.
+
+    Each present endpoint must be an absolute http(s) URL; ``token_endpoint`` and
+    ``jwks_uri`` are required, as for any provider that issues signed tokens.
+    """
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    if not isinstance(doc, dict):
+        return found, ["the discovery document is not a JSON object"]
+    for name in DISCOVERY_ENDPOINTS:
+        value = doc.get(name)
+        if value is None:
+            continue
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(f"{name} is {json.dumps(value)}, not an absolute http(s) URL")
+            continue
+        found[name] = value
+    for name in ("token_endpoint", "jwks_uri"):
+        if name not in found and not any(name in p for p in problems):
+            problems.append(f"{name} is missing")
+    return found, problems
+
+
+def same_endpoint(a: str, b: str) -> bool:
+    """Whether two URLs name the same endpoint: scheme, host, port and path (no query)."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (
+        pa.scheme.lower() == pb.scheme.lower()
+        and (pa.hostname or "") == (pb.hostname or "")
+        and pa.port == pb.port
+        and (pa.path.rstrip("/") or "/") == (pb.path.rstrip("/") or "/")
+    )
+
+
+def jwt_segments(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A JWT's header and claims, read without verifying anything; None for another token."""
+    pieces = token.split(".")
+    if len(pieces) != 3:
+        return None
+    decoded: list[dict[str, Any]] = []
+    for piece in pieces[:2]:
+        try:
+            value = json.loads(base64.urlsafe_b64decode(piece + "=" * (-len(piece) % 4)))
+        except (ValueError, binascii.Error):
+            return None
+        if not isinstance(value, dict):
+            return None
+        decoded.append(value)
+    return decoded[0], decoded[1]

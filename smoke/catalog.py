@@ -101,6 +101,24 @@ CATALOG: tuple[CheckDef, ...] = (
     ),
     CheckDef(
         "auth",
+        "foreign_redirect_refused",
+        "the identity provider refuses the login's authorize request with a redirect URI "
+        "on a foreign host",
+        # Its positive twin: the same authorize request with the app's own redirect URI
+        # shows the sign-in form, in the same attempt, after the browser login worked.
+        needs=("browser_login",),
+        requires=("browser_login", "foreign_redirect"),
+    ),
+    CheckDef(
+        "auth",
+        "discovery_endpoints",
+        "the OpenID discovery document names the endpoints the identity provider answers on",
+        # Its token endpoint signs in by the login request that password_login proves.
+        needs=("password_login",),
+        requires=("discovery",),
+    ),
+    CheckDef(
+        "auth",
         "passkey_login",
         "a passkey registers and signs in",
         writes=True,
@@ -226,6 +244,16 @@ CATALOG: tuple[CheckDef, ...] = (
         writes=True,
         # Without a subscription to cancel it would pass vacuously.
         needs=(*_PAID, "checkout_success", "subscription_active"),
+    ),
+    CheckDef(
+        "billing",
+        "confirm_again_refused",
+        "a paid checkout confirmed a second time is refused and subscribes nobody twice",
+        writes=True,
+        # Its positive twin is the paid checkout whose confirmation it replays; what a
+        # broken app subscribes twice is cancelled by it and subscription_cancelled.
+        needs=(*_PAID, "checkout_success", "subscription_cancelled"),
+        requires=("confirm_again",),
     ),
     CheckDef(
         "billing",

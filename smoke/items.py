@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from smoke.spec import field_value
+from smoke.spec import SeededItems, field_value
 
 # Words a page shows when its script rendered a value that is not there.
 UNRENDERED = re.compile(r"\bundefined\b|\bNaN\b|\[object Object\]")
@@ -153,4 +153,47 @@ def text_problems(selector: str, texts: list[str], expected: str | None) -> list
             problems.append(f"{where} shows {text!r}, not {expected!r}")
         elif UNRENDERED.search(text):
             problems.append(f"{where} shows {text!r}: a value that is not there")
+    return problems
+
+
+def same_value(found: Any, wanted: Any) -> bool:
+    """``found == wanted`` as JSON means it: ``1`` is not ``true``, ``"1"`` not ``1``."""
+    if isinstance(found, bool) or isinstance(wanted, bool):
+        return isinstance(found, bool) and isinstance(wanted, bool) and found == wanted
+    if isinstance(found, str) != isinstance(wanted, str):
+        return False
+    return bool(found == wanted)
+
+
+def _matches(item: Any, where: dict[str, Any]) -> bool:
+    for dotted, wanted in where.items():
+        try:
+            found = field_value(item, dotted)
+        except (KeyError, IndexError, ValueError, TypeError):
+            return False
+        if not same_value(found, wanted):
+            return False
+    return True
+
+
+def describe_where(where: dict[str, Any]) -> str:
+    """``{acknowledged: true}`` in words: ``acknowledged = true``."""
+    return " and ".join(f"{field} = {shown(value)}" for field, value in where.items())
+
+
+def seeded_problems(items: list[Any], seeded: Sequence[SeededItems]) -> list[str]:
+    """How ``items`` (every item of the seeded tenant) differ from what the seed holds."""
+    problems = []
+    for expectation in seeded:
+        found = sum(1 for item in items if _matches(item, expectation.where))
+        what = describe_where(expectation.where)
+        if expectation.count is not None and found != expectation.count:
+            problems.append(
+                f"{found} of {len(items)} items have {what}, the seed has {expectation.count}"
+            )
+        if expectation.at_least is not None and found < expectation.at_least:
+            problems.append(
+                f"{found} of {len(items)} items have {what}, the seed has at least "
+                f"{expectation.at_least}"
+            )
     return problems

@@ -274,12 +274,15 @@ def _auth(doc: dict[str, Any], ops: list[Operation], out: Inferred) -> dict[str,
     part["browser_login"] = None
     part["sign_out"] = None
     part["forged_state"] = None
+    part["foreign_redirect"] = None
     part["passkey"] = None
     out.todo(
         "auth",
-        "protected_pages, browser_login, sign_out, forged_state and passkey need the UI's "
-        "pages and selectors",
+        "protected_pages, browser_login, sign_out, forged_state, foreign_redirect and "
+        "passkey need the UI's pages and selectors",
     )
+    part["discovery"] = None
+    out.todo("auth", "discovery: the OpenID discovery document's path, if the app has one")
     return part
 
 

@@ -191,3 +191,18 @@ def check_contract_origins(config: SmokeConfig, spec: SuiteSpec) -> None:
             f"credentials, so they may only go to {', '.join(sorted(origins))}. Use a path "
             f"relative to base_url/api_url, or list a trusted origin in {ALLOWED_ORIGINS_SETTING}."
         )
+
+
+def url_glob(pattern: str) -> re.Pattern[str]:
+    """A URL glob as Playwright reads one: ``**`` any characters, ``*`` any but ``/``."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    regex = "".join(
+        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
+    )
+    return re.compile(regex)
+
+
+def url_matches(pattern: str, url: str) -> bool:
+    """Whether ``url`` without its query and fragment matches the URL glob ``pattern``."""
+    bare = url.split("#", 1)[0].split("?", 1)[0]
+    return url_glob(pattern).fullmatch(bare) is not None

@@ -179,6 +179,63 @@ class ForgedStateSpec(Strict):
     expect_status: list[int] = Field(default_factory=lambda: [400, 401, 403])
 
 
+class ForeignRedirectSpec(Strict):
+    """The browser login's authorize request with its redirect URI moved to another host.
+
+    auth.foreign_redirect_refused opens the login start, takes the identity provider's
+    page it lands on (its query names the app's own redirect URI in ``param``), and asks
+    for that page again with the redirect URI on ``foreign_host``: the identity provider
+    must refuse it (``expect_status``) instead of offering its sign-in form.
+    """
+
+    param: str = Field(
+        "redirect_uri", min_length=1, description="The query parameter of the redirect URI."
+    )
+    foreign_host: str = Field(
+        "evil.example",
+        description=(
+            "A host name that is nobody's (.example, .invalid): the redirect URI keeps its "
+            "scheme and path and gets this host. Nothing is ever sent to it."
+        ),
+    )
+    expect_status: list[int] = Field(
+        default_factory=lambda: [400, 401, 403],
+        description="The refusal statuses of the identity provider (4xx only).",
+    )
+
+    @field_validator("foreign_host")
+    @classmethod
+    def _a_bare_host(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", value):
+            raise ValueError(
+                "foreign_host must be a bare host name that is nobody's, e.g. evil.example"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _refuses(self) -> ForeignRedirectSpec:
+        _refusal_statuses(self.expect_status, "auth.foreign_redirect")
+        return self
+
+
+class DiscoverySpec(Strict):
+    """The identity provider's OpenID discovery document, and what its endpoints must do.
+
+    auth.discovery_endpoints reads ``request`` and uses the endpoints it names: the
+    authorization endpoint is where the browser login's start sends the browser, the
+    token endpoint signs the test identity in by the login request's form (auth_method
+    password), the JWKS holds the key the token names, and the userinfo endpoint answers
+    that token as the test identity (``identity_claim``).
+    """
+
+    request: Request = Field(
+        description="Reads the discovery document (the sandbox: GET /.well-known/openid-configuration)."
+    )
+    identity_claim: str = Field(
+        "email", description="The userinfo claim that names the test identity ({{test_email}})."
+    )
+
+
 class ProtectedPage(Strict):
     """A page of the app only a signed-in person may open (proven by anonymous_refused).
 
@@ -272,6 +329,21 @@ class AuthSpec(JourneyBase):
         ),
     )
     forged_state: ForgedStateSpec | None = None
+    foreign_redirect: ForeignRedirectSpec | None = Field(
+        None,
+        description=(
+            "The identity provider must refuse the browser login's authorize request with "
+            "its redirect URI on a foreign host (auth.foreign_redirect_refused). Null: not "
+            "checked (also without browser_login)."
+        ),
+    )
+    discovery: DiscoverySpec | None = Field(
+        None,
+        description=(
+            "The OpenID discovery document whose endpoints auth.discovery_endpoints uses. "
+            "Null: the app publishes none."
+        ),
+    )
     passkey: PasskeySpec | None = None
 
 
@@ -608,6 +680,33 @@ class TenantPlanSpec(Strict):
     plan_field: str = "plan"
 
 
+class ConfirmAgainSpec(Strict):
+    """billing.confirm_again_refused: the checkout page's confirmation, sent a second time.
+
+    The request the checkout page sends to confirm the payment (the first whose URL
+    matches ``request_url``) is recorded during billing.checkout_success and replayed
+    once the checkout succeeded: a double click on Subscribe must be refused and must not
+    subscribe the customer twice.
+    """
+
+    request_url: str = Field(
+        description=(
+            "A glob of the confirmation request's URL, as Playwright matches it "
+            "(the sandbox: **/api/billing/checkout/*/confirm)."
+        ),
+        min_length=1,
+    )
+    expect_status: list[int] = Field(
+        default_factory=lambda: [409],
+        description="The refusal statuses of the second confirmation (4xx only).",
+    )
+
+    @model_validator(mode="after")
+    def _refuses(self) -> ConfirmAgainSpec:
+        _refusal_statuses(self.expect_status, "billing.confirm_again")
+        return self
+
+
 class BillingSpec(JourneyBase):
     cleanup: Request | None = None
     session_cookie: str | None = "session"
@@ -645,6 +744,14 @@ class BillingSpec(JourneyBase):
     active_value: str = "active"
     inactive_values: list[str] = Field(default_factory=lambda: ["none", "canceled"])
     cancel_subscription: Request
+    confirm_again: ConfirmAgainSpec | None = Field(
+        None,
+        description=(
+            "The checkout page's confirmation request, replayed after a paid checkout: it "
+            "must be refused and leave the customer one subscription in Stripe. Null: not "
+            "checked."
+        ),
+    )
     webhook_path: str = "/webhooks/stripe"
     poll_timeout_s: float = 30.0
     success_card: str = "4242424242424242"
@@ -680,6 +787,30 @@ class Pagination(Strict):
 _ORDER_BY = re.compile(r"\s*([A-Za-z0-9_][A-Za-z0-9_.-]*)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
 
 
+class SeededItems(Strict):
+    """What the seeded test tenant's items hold: how many match ``where``."""
+
+    where: dict[str, Any] = Field(
+        min_length=1,
+        description="Dotted item fields and the value each must have, e.g. {acknowledged: true}.",
+    )
+    count: int | None = Field(
+        None, ge=0, description="Exactly this many items match (the seed's own number)."
+    )
+    at_least: int | None = Field(
+        None, ge=1, description="At least this many items match (data that may grow)."
+    )
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> SeededItems:
+        if (self.count is None) == (self.at_least is None):
+            raise ValueError(
+                "seeded items need exactly one of count or at_least, e.g. "
+                "{where: {acknowledged: true}, count: 7}"
+            )
+        return self
+
+
 class Endpoint(Request):
     name: str
     items_field: str = "items"
@@ -694,6 +825,13 @@ class Endpoint(Request):
         description=(
             "The order the items must come in: a dotted item field and asc or desc "
             "(e.g. `created_at desc`); null: any order."
+        ),
+    )
+    seeded: list[SeededItems] = Field(
+        default_factory=list,
+        description=(
+            "What the seeded test tenant's items hold, counted over the configured read "
+            "(which must hold every item: total, when stated, no larger than the page)."
         ),
     )
     tenant_scoped: bool = Field(

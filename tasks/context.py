@@ -31,7 +31,7 @@ async def open_journey(
         folder = run_folder()
         evidence_dir = evidence_root() / folder / journey
         ctx = JourneyContext(journey, config, suite, evidence_dir, spec, run_id=folder)
-        progress.signal_started()
+        await progress.signal_started()
         async with browser.browser_for_journey():
             try:
                 yield ctx

@@ -21,6 +21,8 @@ Listener = Callable[[CheckResult], None]
 _listeners: list[Listener] = []
 _collector: ContextVar[list[CheckResult] | None] = ContextVar("smoke_collector", default=None)
 _started: ContextVar[asyncio.Event | None] = ContextVar("smoke_journey_started", default=None)
+# Set by the gate once it has started every journey (``all_started``).
+_go: ContextVar[asyncio.Event | None] = ContextVar("smoke_journeys_go", default=None)
 # Where a journey run hands its result, by name (``journeys_into``).
 _journeys: ContextVar[dict[str, JourneyResult] | None] = ContextVar("smoke_journeys", default=None)
 # Called with every check finished under a gate, to log it on the gate's own run.
@@ -149,13 +151,23 @@ def journey_finished(result: JourneyResult) -> None:
         journeys[result.name] = result
 
 
-def signal_started() -> None:
-    """Tell whoever started this journey that it is running."""
+async def signal_started() -> None:
+    """Tell whoever started this journey that it is running; wait until all are.
+
+    Under a gate, no journey's checks begin before every journey's subflow run exists:
+    creating a subflow run while other journeys' task runs and logs stream into a
+    SQLite-backed Prefect server meets "database is locked", and Prefect's client then
+    backs off for seconds (2, 4, 8, 16, 32 s), up to past the gate's deadline.
+    """
     event = _started.get()
     if event is not None:
         event.set()
+    go = _go.get()
+    if go is not None:
+        await go.wait()
 
 
-def expect_start(event: asyncio.Event) -> None:
-    """Make ``signal_started`` in the current context set ``event``."""
+def expect_start(event: asyncio.Event, go: asyncio.Event) -> None:
+    """Make ``signal_started`` in the current context set ``event``, then wait for ``go``."""
     _started.set(event)
+    _go.set(go)

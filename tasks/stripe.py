@@ -54,6 +54,17 @@ async def subscription_plans(client: stripe.StripeClient, subscription_id: str) 
     return plans
 
 
+async def customer_subscriptions(
+    client: stripe.StripeClient, subscription_id: str, created_since: int = 0
+) -> list[str]:
+    """The ids of the live (not cancelled) subscriptions of that subscription's customer
+    created at or after ``created_since`` (a Unix time)."""
+    sub = await client.v1.subscriptions.retrieve_async(subscription_id)
+    customer = sub.customer if isinstance(sub.customer, str) else sub.customer.id
+    listed = await client.v1.subscriptions.list_async({"customer": customer, "limit": 100})
+    return [str(s.id) for s in listed.data if int(s.created) >= created_since]
+
+
 async def cancel_subscription(client: stripe.StripeClient, subscription_id: str) -> str:
     """Cancel a test subscription directly with Stripe (the safety net after a run)."""
     sub = await client.v1.subscriptions.cancel_async(subscription_id)

@@ -1,6 +1,7 @@
 """Prefect's server on PostgreSQL: `smoke server start --postgres` in a new Prefect home,
-`smoke deploy`, a process worker, a gate via deployment that passes, then
-`smoke server stop` leaving no process behind.
+`smoke deploy --workdir` naming another copy of the project with an environment of its
+own (as a worker machine has), a process worker run from that copy, a gate via
+deployment that passes, then `smoke server stop` leaving no process behind.
 """
 
 from __future__ import annotations
@@ -20,6 +21,24 @@ from cli import postgres
 from tests.support.prefect_server import process_worker, run_smoke
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_COPIED = (".venv", ".git", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache")
+
+
+def _worker_machine_copy(env: dict[str, str]) -> Path:
+    """The project as a worker machine holds it: another folder, its own locked
+    environment (``uv sync --locked``, from uv's cache), nothing shared with this one."""
+    app = Path(tempfile.mkdtemp(prefix="smoke-worker-")) / "app"
+    shutil.copytree(ROOT, app, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    subprocess.run(
+        ["python3", "-m", "uv", "sync", "--locked", "--quiet"],
+        cwd=app,
+        env=env,
+        check=True,
+        timeout=900,
+    )
+    return app
 
 
 def _postgres_or_skip() -> None:
@@ -61,6 +80,7 @@ def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMOKE_", "PREFECT_"))}
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     pids: list[int] = []
+    app = _worker_machine_copy(env)
     try:
         started = time.monotonic()
         start = run_smoke(["server", "start", "--port", "0", "--postgres"], env=env, cwd=tmp_path)
@@ -78,10 +98,11 @@ def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: 
         assert again.returncode == 0, again.stdout + again.stderr + _logs(home)
         assert f"(pid {state['pid']})" in again.stdout
 
-        deploy = run_smoke(["deploy"], env=env, cwd=tmp_path)
+        deploy = run_smoke(["deploy", "--workdir", str(app)], env=env, cwd=tmp_path)
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr + _logs(home)
+        assert f"workers run the flows from: {app}" in deploy.stdout
         worker_env = env | {"PREFECT_API_URL": f"http://127.0.0.1:{state['port']}/api"}
-        with process_worker(worker_env, tmp_path):
+        with process_worker(worker_env, tmp_path, prefect=str(app / ".venv/bin/prefect")):
             gate = run_smoke(
                 ["gate", "--env", "sandbox", "--via-deployment", "--json", "r.json"],
                 env=env,
@@ -92,6 +113,19 @@ def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: 
             gate.stdout[-4000:] + gate.stderr[-2000:] + _logs(home, tmp_path / "worker.log")
         )
         assert json.loads((tmp_path / "r.json").read_text())["verdict"] == "PASS"
+        # The run's flows came from the copy: its pull step went there.
+        inspect = subprocess.run(
+            [str(app / ".venv/bin/prefect"), "deployment", "inspect", "release-gate/release-gate"],
+            env=worker_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert f"'directory': '{app}'" in inspect.stdout, inspect.stdout + inspect.stderr
+        worker_log = (tmp_path / "worker.log").read_text(errors="replace")
+        assert "Executing deployment step: set_working_directory" in worker_log, worker_log[-3000:]
+        assert "Deployment step 'set_working_directory' completed successfully" in worker_log
         run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", gate.stdout)
         assert run_id, gate.stdout[-2000:]
         # The run is in PostgreSQL's flow_run table, and no SQLite database was made.
@@ -122,6 +156,7 @@ def test_a_gate_via_deployment_passes_on_a_prefect_server_on_postgres(tmp_path: 
         logs = _logs(home)
         if stop.returncode == 0:
             shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(app.parent, ignore_errors=True)
     assert stop.returncode == 0, stop.stdout + stop.stderr + logs
     assert "Stopped the local PostgreSQL" in stop.stdout
     assert pids

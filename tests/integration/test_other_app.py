@@ -48,6 +48,8 @@ HEALTHY: dict[str, Status] = {
     "auth.browser_login": SKIPPED,  # browser_login: null
     "auth.sign_out_ends_session": SKIPPED,  # browser_login: null
     "auth.forged_state_rejected": SKIPPED,  # forged_state: null
+    "auth.foreign_redirect_refused": SKIPPED,  # browser_login: null
+    "auth.discovery_endpoints": SKIPPED,  # discovery: null
     "auth.passkey_login": SKIPPED,  # passkey: null
     # The login request with a wrong password: 400 invalid_grant, no token.
     "auth.wrong_password_refused": PASSED,

@@ -123,3 +123,41 @@ def test_stopping_the_local_cluster_signals_its_postmaster_and_waits_until_it_is
         stand_in.wait()
         stand_in.stdout.close()
     assert postgres.stop(tmp_path) is None  # nothing runs any more
+
+
+def test_a_port_taken_is_read_from_the_log_written_since_this_start(tmp_path: Path) -> None:
+    log = tmp_path / "postgres.log"
+    log.write_bytes(b'LOG:  could not bind IPv4 address "127.0.0.1": Address already in use\n')
+    since = log.stat().st_size
+    assert postgres._port_taken(log, 0)
+    assert not postgres._port_taken(log, since)  # an earlier start's line does not count
+    with log.open("ab") as more:
+        more.write(b"FATAL:  could not create any TCP/IP sockets: Address already in use\n")
+    assert postgres._port_taken(log, since)
+    assert not postgres._port_taken(tmp_path / "missing.log", 0)
+
+
+def test_two_cluster_starts_take_turns(tmp_path: Path) -> None:
+    import threading
+
+    order: list[str] = []
+    first_in = threading.Event()
+
+    def first() -> None:
+        with postgres._start_lock(tmp_path):
+            order.append("first in")
+            first_in.set()
+            threading.Event().wait(0.3)
+            order.append("first out")
+
+    def second() -> None:
+        first_in.wait()
+        with postgres._start_lock(tmp_path):
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert order == ["first in", "first out", "second in"]

@@ -26,7 +26,7 @@ from cli import signals
 from cli.prefect_target import PrefectTarget
 from cli.run import Outputs, prepare, report, say
 from smoke.config import SANDBOX
-from smoke.errors import ConfigError
+from smoke.errors import ConfigError, SmokeSystemError
 from smoke.fan_out import (
     FanOutResult,
     progress_prefix,
@@ -36,6 +36,7 @@ from smoke.fan_out import (
 )
 from smoke.report import write_outputs
 from smoke.results import GateResult
+from smoke.scrub import scrub
 
 # After a signal, how long cancelling the triggered runs may take (within the stop budget).
 CANCEL_RUNS_S = 3.0
@@ -267,7 +268,13 @@ def _follow_all(runs: list[GateRun], deadline_s: int) -> list[GateResult | BaseE
 
     async def follow_one(run: GateRun) -> None:
         run.started = time.perf_counter()
-        outcome = await trigger_and_follow(run.parameters, deadline_s, run.say, run.triggered)
+        outcome: GateResult | BaseException
+        try:
+            outcome = await trigger_and_follow(run.parameters, deadline_s, run.say, run.triggered)
+        except Exception as e:  # noqa: BLE001 - this environment's ERROR; the others go on
+            outcome = SmokeSystemError(
+                f"following the gate run failed: {type(e).__name__}: {scrub(str(e))}"
+            )
         if isinstance(outcome, GateResult):
             # A pipeline uploads the report folder: it must hold the files, not the worker.
             outcome = await _fetch_evidence(outcome, run.report_dir, run.say)

@@ -144,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     gate = sub.add_parser("gate", help="run the release gate against an environment")
     gate.add_argument(
-        "--env", required=True, metavar="NAME", help="environment: a block name, or 'sandbox'"
+        "--env",
+        required=True,
+        action="append",
+        metavar="NAME",
+        help="environment: a block name, or 'sandbox'; repeatable: several environments run "
+        "at once, one release-gate deployment run each (implies --via-deployment)",
     )
     gate.add_argument(
         "--via-deployment",
@@ -354,67 +359,102 @@ def _record_error(error: BaseException, argv: list[str]) -> None:
         return
     outputs = argparse.ArgumentParser(add_help=False)
     _output_options(outputs)
-    outputs.add_argument("--env", default="sandbox")
+    outputs.add_argument("--env", action="append", default=[])
     outputs.add_argument("--version", dest="release_version")
     outputs.add_argument("--mode", default="gate")
     known, _ = outputs.parse_known_args(argv[1:])
     from cli.run import report_error
 
     mode = "journey" if argv[0] == "journey" else known.mode
-    env = "sandbox" if argv[0] == "demo" else known.env
+    envs = ["sandbox"] if argv[0] == "demo" or not known.env else list(dict.fromkeys(known.env))
     try:
-        report_error(error, _outputs(known), env, known.release_version, mode)
+        if argv[0] == "gate" and len(envs) > 1:
+            from cli.via_deployment import report_fan_out_error
+
+            report_fan_out_error(error, _outputs(known), envs, known.release_version, mode)
+            return
+        report_error(error, _outputs(known), envs[-1], known.release_version, mode)
     except OSError as e:
         print(f"smoke: could not write the result files: {e}", file=sys.stderr)
 
 
-def _prefect(args: argparse.Namespace, *, start_local: bool = False) -> PrefectTarget:
+def _prefect(
+    args: argparse.Namespace, environments: Sequence[str] = (), *, start_local: bool = False
+) -> PrefectTarget:
     """Check the configuration first (no Prefect), then decide where runs are recorded."""
     from cli import server
     from cli.prefect_target import choose
     from cli.validate import validate_locally
     from smoke.config import unknown_environment
 
-    validated = validate_locally(args.env if args.command != "demo" else "sandbox")
-    if validated.config is not None and validated.suite is not None:
-        # A misspelt --check exits 2 now; a block's own contract is checked when it is read.
-        from smoke.selection import select
-
-        journeys = [args.name] if args.command == "journey" else args.journeys
-        select(
-            validated.suite,
-            args.check,
-            args.skip,
-            journeys,
-            with_preflight=args.command != "journey",
-        )
     no_server = server.configured_api_url() is None and server.recorded_server() is None
-    if validated.config is None and no_server:
-        # Only a block could define it, and no Prefect server is there to hold blocks.
-        raise unknown_environment(
-            args.env, "no Prefect API configured (PREFECT_API_URL) to load a block from"
-        )
+    for environment in environments or [args.env if args.command != "demo" else "sandbox"]:
+        validated = validate_locally(environment)
+        if validated.config is not None and validated.suite is not None:
+            # A misspelt --check exits 2 now; a block's own contract is checked when it is read.
+            from smoke.selection import select
+
+            journeys = [args.name] if args.command == "journey" else args.journeys
+            select(
+                validated.suite,
+                args.check,
+                args.skip,
+                journeys,
+                with_preflight=args.command != "journey",
+            )
+        if validated.config is None and no_server:
+            # Only a block could define it, and no Prefect server is there to hold blocks.
+            raise unknown_environment(
+                environment, "no Prefect API configured (PREFECT_API_URL) to load a block from"
+            )
     return choose(ephemeral=args.ephemeral, start_local=start_local)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    """``smoke gate``, in this process or through the release-gate deployment."""
-    if args.fault and args.env != "sandbox":
+    """``smoke gate``, in this process or through the release-gate deployment.
+
+    Several ``--env`` run through the deployment, one run each, on whichever workers take them.
+    """
+    from smoke.fan_out import check_environments
+
+    environments = check_environments(args.env)
+    if args.fault and "sandbox" not in environments:
         raise ConfigError("--fault only applies to --env sandbox (the local sandbox)")
+    if len(environments) > 1:
+        if args.ephemeral:
+            raise ConfigError(
+                "several --env run on workers through a Prefect server; --ephemeral records to "
+                "a temporary one no worker sees: leave it out"
+            )
+        from cli.via_deployment import run_gates_via_deployment
+
+        return run_gates_via_deployment(
+            environments=environments,
+            version=args.release_version,
+            journeys=args.journeys,
+            mode=args.mode,
+            fail_on_flaky=args.fail_on_flaky,
+            deadline_s=args.deadline,
+            outputs=_outputs(args),
+            prefect=_prefect(args, environments),
+            sandbox_faults=args.fault,
+            checks=args.check,
+            skip=args.skip,
+        )
     if args.via_deployment:
         from cli.via_deployment import run_gate_via_deployment as run_gate
     else:
         from cli.run import run_gate
 
     return run_gate(
-        environment=args.env,
+        environment=environments[0],
         version=args.release_version,
         journeys=args.journeys,
         mode=args.mode,
         fail_on_flaky=args.fail_on_flaky,
         deadline_s=args.deadline,
         outputs=_outputs(args),
-        prefect=_prefect(args),
+        prefect=_prefect(args, environments),
         sandbox_faults=args.fault,
         checks=args.check,
         skip=args.skip,

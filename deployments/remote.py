@@ -44,9 +44,17 @@ _VERDICT_STATES = {StateType.COMPLETED, StateType.FAILED}
 
 
 async def trigger_and_follow(
-    parameters: dict[str, Any], deadline_s: float, say: Callable[[str], None]
+    parameters: dict[str, Any],
+    deadline_s: float,
+    say: Callable[[str], None],
+    on_triggered: Callable[[UUID, str | None], None] | None = None,
 ) -> GateResult | Exception:
-    """Run the deployment, hand progress lines to ``say``, return the result or why there is none."""
+    """Run the deployment, hand progress lines to ``say``, return the result or why there is none.
+
+    ``on_triggered`` learns the run's id and UI address as soon as it exists, so a caller
+    that is cancelled (Ctrl-C) can cancel the run too (``cancel_runs``) and a result
+    without a verdict can still link to its run.
+    """
     try:
         flow_run: FlowRun = await run_deployment(  # type: ignore[misc]
             DEPLOYMENT,
@@ -69,11 +77,18 @@ async def trigger_and_follow(
                 f"No deployment {DEPLOYMENT} on the Prefect API: run `smoke deploy` first."
             )
         return RuntimeError(f"could not trigger {DEPLOYMENT}: {type(e).__name__}: {e}")
-    say(f"Triggered {flow_run.name}: {url_for(flow_run) or flow_run.id}")
+    url = url_for(flow_run)
+    if on_triggered is not None:
+        on_triggered(flow_run.id, url)
+    say(f"Triggered {flow_run.name}: {url or flow_run.id}")
     async with get_client() as client:
         final = await follow(client, flow_run.id, deadline_s + PICKUP_GRACE_S, say)
         if final is None:
-            await client.set_flow_run_state(flow_run.id, _cancelling(), force=True)
+            await client.set_flow_run_state(
+                flow_run.id,
+                _cancelling("cancelled by `smoke gate --via-deployment`: deadline passed"),
+                force=True,
+            )
             return TimeoutError(
                 f"the gate run did not finish within {deadline_s:g} s (+{PICKUP_GRACE_S:g} s for the "
                 "worker to pick it up); it was cancelled. Is a worker running for the `smoke` pool?"
@@ -92,10 +107,35 @@ async def trigger_and_follow(
     )
 
 
-def _cancelling() -> Any:
+def _cancelling(message: str) -> Any:
     from prefect.states import Cancelling
 
-    return Cancelling(message="cancelled by `smoke gate --via-deployment`: deadline passed")
+    return Cancelling(message=message)
+
+
+async def cancel_runs(flow_run_ids: list[UUID], message: str) -> None:
+    """Stop these runs: a worker kills the process of a run set Cancelling.
+
+    Every state is sent at once; a run that already ended is left as it is.
+    """
+    async with get_client() as client:
+        runs = await asyncio.gather(*(client.read_flow_run(i) for i in flow_run_ids))
+        await asyncio.gather(
+            *(
+                client.set_flow_run_state(run.id, _stop_state(run, message), force=True)
+                for run in runs
+                if not (run.state and run.state.type in _FINAL)
+            )
+        )
+
+
+def _stop_state(run: FlowRun, message: str) -> Any:
+    """Cancelled for a run no worker took yet (no process to stop), else Cancelling."""
+    from prefect.states import Cancelled
+
+    if run.state is None or run.state.type is StateType.SCHEDULED:
+        return Cancelled(message=message)
+    return _cancelling(message)
 
 
 async def follow(
@@ -189,4 +229,4 @@ class LogPages:
                 self.verdict_seen = True
 
 
-__all__ = ["DEPLOYMENT", "trigger_and_follow"]
+__all__ = ["DEPLOYMENT", "cancel_runs", "trigger_and_follow"]

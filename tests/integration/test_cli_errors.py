@@ -135,6 +135,9 @@ def test_dead_prefect_api_exits_3_quickly(listener: Listener) -> None:
         (["gate", "--env", "x", "--deadline", "soon"], "invalid deadline"),
         (["demo", "--fault", "no.such"], "unknown fault"),
         (["gate"], "--env"),
+        (["gate", "--env", "a", "--env", "b", "--env", "a"], "--env a is given twice"),
+        (["gate", "--env", "a", "--env", "b", "--ephemeral"], "leave it out"),
+        (["gate", "--env", "a", "--env", "b", "--fault", "dashboard.feed_500"], "--fault only"),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], words: str) -> None:
@@ -246,3 +249,23 @@ def test_help_and_faults_import_neither_prefect_nor_playwright() -> None:
         proc = smoke(*args, PYTHONPROFILEIMPORTTIME="1")
         assert proc.returncode in (0, 1), proc.stderr[-500:]
         assert not {"prefect", "playwright"} & _imported(proc.stderr), args
+
+
+def test_an_unconfigured_environment_of_several_exits_2_with_each_one_in_the_json(
+    tmp_path: Path,
+) -> None:
+    """Nothing is triggered: the one document names every environment, each ERROR (config)."""
+    result = tmp_path / "result.json"
+    proc = smoke(
+        *("gate", "--env", "nowhere-a", "--env", "nowhere-b"),
+        *("--json", str(result), "--report-dir", str(tmp_path / "report")),
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Unknown environment 'nowhere-a'" in proc.stderr
+    data = json.loads(result.read_text())
+    assert (data["verdict"], data["exit_code"]) == ("ERROR", 2)
+    assert [(e["environment"], e["error_kind"]) for e in data["environments"]] == [
+        ("nowhere-a", "config"),
+        ("nowhere-b", "config"),
+    ]
+    assert (tmp_path / "report" / "nowhere-b" / "result.json").is_file()

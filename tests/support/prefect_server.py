@@ -100,15 +100,23 @@ def run_smoke(
 
 @contextmanager
 def process_worker(
-    env: dict[str, str], cwd: Path, prefect: str = PREFECT
+    env: dict[str, str],
+    cwd: Path,
+    prefect: str = PREFECT,
+    *,
+    limit: int = 4,
+    name: str | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A `prefect worker start` on the `smoke` pool (log in ``cwd``), stopped by its pid.
 
-    ``prefect``: the CLI of the environment the worker runs in (another checkout's).
+    ``prefect``: the CLI of the environment the worker runs in (another checkout's);
+    ``limit``: how many flow runs it runs at once; ``name`` names it (Prefect's default
+    is a random one).
     """
+    named = ["--name", name] if name else []
     with (cwd / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
-            [prefect, "worker", "start", "--pool", "smoke", "--limit", "4"],
+            [prefect, "worker", "start", "--pool", "smoke", "--limit", str(limit), *named],
             env=env,
             cwd=cwd,
             stdout=log,

@@ -38,3 +38,24 @@ async def check_prefect_api(timeout_s: float = 5.0) -> None:
             f"The Prefect API at {PREFECT_API_URL.value()} is not answering ({type(e).__name__}: {e}). "
             "Start it (`smoke server start`) or fix PREFECT_API_URL."
         ) from e
+
+
+def register_block_types() -> list[str]:
+    """Register SmokeEnvironment and SlackTarget (idempotent): their slugs.
+
+    Two processes registering at once (two `smoke sandbox --push-block` started
+    together) both find no block type and both create it; the later one's
+    ObjectAlreadyExists means the other got there first, so one more try updates it.
+    """
+    from prefect.exceptions import ObjectAlreadyExists
+
+    from blocks import SlackTarget, SmokeEnvironment
+
+    slugs = []
+    for block_type in (SmokeEnvironment, SlackTarget):
+        try:
+            block_type.register_type_and_schema()
+        except ObjectAlreadyExists:
+            block_type.register_type_and_schema()
+        slugs.append(block_type.get_block_type_slug())
+    return slugs

@@ -5,16 +5,15 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from blocks import SlackTarget, SmokeEnvironment
-from blocks.prefect_api import require_api
+from blocks.prefect_api import register_block_types, require_api
 from smoke.config import from_env
 
 
 def register() -> int:
     """Register SmokeEnvironment and SlackTarget with the Prefect API (idempotent)."""
     require_api()
-    for block_type in (SmokeEnvironment, SlackTarget):
-        block_type.register_type_and_schema()
-        print(f"registered block type {block_type.get_block_type_slug()}")
+    for slug in register_block_types():
+        print(f"registered block type {slug}")
     return 0
 
 
@@ -23,6 +22,7 @@ def push(name: str) -> int:
     require_api()
     config = from_env(name)
     config.validate_for_run()
+    register_block_types()  # here, not inside save(): a concurrent push may race it
     if config.slack_token or config.slack_webhook_url:
         target_name = config.slack_target or f"{name}-slack"
         SlackTarget(

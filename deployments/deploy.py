@@ -26,8 +26,7 @@ from prefect.events.actions import RunDeployment
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.exceptions import ObjectNotFound
 
-from blocks import SlackTarget, SmokeEnvironment
-from blocks.prefect_api import require_api
+from blocks.prefect_api import register_block_types, require_api
 from smoke.config import SANDBOX
 from smoke.errors import ConfigError, SmokeSystemError
 
@@ -51,9 +50,7 @@ def deploy(
     """
     workdir = checked_workdir(workdir)
     require_api()
-    for block_type in (SmokeEnvironment, SlackTarget):
-        block_type.register_type_and_schema()
-    print("block types: smoke-environment, slack-target")
+    print(f"block types: {', '.join(register_block_types())}")
     asyncio.run(ensure_work_pool())
     run_prefect_deploy(workdir)
     asyncio.run(finish_deployments(monitors or [], cron))

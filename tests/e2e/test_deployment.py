@@ -397,6 +397,17 @@ def test_the_prefect_ui_shows_every_field_and_a_failed_check_as_failed(
             # The environment offers the deployment's choices, its default selected.
             choice = page.locator(".p-select-button__value").first
             assert choice.inner_text() == properties["environment"]["default"]
+            # Opened (the form's select opens on Space, as a keyboard user opens it), it
+            # lists every environment a worker can run, and nothing else.
+            page.locator(".p-select-button__control").first.focus()
+            page.keyboard.press(" ")
+            options = page.locator(".p-select-option__text")
+            options.first.wait_for()
+            page.screenshot(path=str(tmp_path / "environment-choices.png"), full_page=True)
+            listed = sorted(t.strip() for t in options.all_inner_texts())
+            assert listed == sorted(properties["environment"]["enum"]), listed
+            assert "sandbox" in listed
+            page.keyboard.press("Escape")
             assert "Property is type" not in shown  # no list-or-None toggles
 
             def state_of(path: str, name: str) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from prefect import State, flow, get_run_logger
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
@@ -165,9 +166,38 @@ async def record_cancelled(result: GateResult, started: float) -> None:
     result.duration_s = time.perf_counter() - started
     try:
         # Shielded: the loop is cancelling every task of the run while this is written.
-        await asyncio.shield(record_results(result))
+        await asyncio.shield(asyncio.gather(record_results(result), cancel_journey_runs()))
     except (Exception, asyncio.CancelledError) as e:  # noqa: BLE001 - the run ends Cancelled regardless
         get_run_logger().error("Could not record the cancelled result: %s", scrub(str(e)))
+
+
+async def cancel_journey_runs() -> None:
+    """End this run's journey subflow runs that are not final Cancelled, all at once.
+
+    Each subflow's engine sets its own Cancelled too, but four of them at once against
+    a SQLite-backed server meet "database is locked" and back off for seconds, and the
+    worker kills the process 30 s after its SIGTERM: a journey run was left Running.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    message = "cancelled with the gate run"
+    async with get_client() as client:
+        children = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(run_id)])
+            )
+        )
+        await asyncio.gather(
+            *(
+                client.set_flow_run_state(child.id, Cancelled(message=message), force=True)
+                for child in children
+                if child.state is None or not child.state.is_final()
+            )
+        )
 
 
 async def finish(result: GateResult, config: SmokeConfig | None = None) -> State[Any]:

@@ -147,7 +147,7 @@ def test_two_cluster_starts_take_turns(tmp_path: Path) -> None:
         with postgres._start_lock(tmp_path):
             order.append("first in")
             first_in.set()
-            threading.Event().wait(0.3)
+            threading.Event().wait(0.05)  # the second start tries meanwhile
             order.append("first out")
 
     def second() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from prefect.settings import PREFECT_API_URL
 
+from smoke.config import start_timeout_s
 from smoke.errors import ConfigError, SmokeSystemError
 
 
@@ -22,15 +23,18 @@ def require_api() -> None:
         )
 
 
-async def check_prefect_api(timeout_s: float = 5.0) -> None:
+async def check_prefect_api(connect_timeout_s: float = 5.0) -> None:
     """Fail fast when the configured Prefect API does not answer its health check.
 
     Prefect's client retries a dead server with backoff for about a minute; a release
-    pipeline should hear within seconds that the smoke system cannot run.
+    pipeline should hear within seconds that the smoke system cannot run. Only reaching
+    the server is bounded that short: a server that accepted the connection and is slow
+    to answer (a busy machine) gets the hang bound, SMOKE_START_TIMEOUT_S.
     """
     url = f"{str(PREFECT_API_URL.value()).rstrip('/')}/health"
+    timeout = httpx.Timeout(start_timeout_s(), connect=connect_timeout_s)
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
+        async with httpx.AsyncClient(timeout=timeout) as client:
             response = await client.get(url)
         response.raise_for_status()
     except httpx.HTTPError as e:
